@@ -1,0 +1,49 @@
+#include "plugin/app/app_context.h"
+
+#include <unistd.h>
+
+#include "plugin/core/crypto.h"
+#include "plugin/core/migrations.h"
+#include "webhooks/inbox.h"
+#include "webhooks/topic_handlers.h"
+
+namespace afterglow::app {
+
+std::string process_name() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+Result<std::unique_ptr<AppContext>> build_app(const Config& config, const Clock& clock,
+                                              bool run_migrations) {
+  auto app = std::make_unique<AppContext>(config, clock);
+  DbOptions options;
+  options.sqlite_synchronous = config.sqlite_synchronous;
+  app->db = AG_TRY(open_database(config.database_url, options));
+  if (run_migrations) AG_CHECK(migrate(*app->db));
+
+  uint64_t seed = 0;
+  for (char c : crypto::random_bytes(8)) seed = seed << 8 | static_cast<unsigned char>(c);
+  app->queue = std::make_unique<JobQueue>(*app->db, clock, RetryPolicy{}, seed);
+  app->dispatcher = std::make_unique<webhooks::WebhookDispatcher>(*app->db, clock, app->metrics);
+  webhooks::register_topic_handlers(*app->dispatcher, *app->queue, clock);
+
+  webhooks::WebhookDispatcher* dispatcher = app->dispatcher.get();
+  app->handlers.add(webhooks::kProcessJobKind,
+                    [dispatcher](const Job& job) { return dispatcher->process(job); });
+
+  JobQueue* queue = app->queue.get();
+  app->metrics.add_collector(
+      "afterglow_jobs", "Jobs in the queue, by state (dead = failed for good).",
+      [queue](const Metrics::GaugeEmitter& emit) {
+        auto counts = queue->counts_by_state();
+        if (!counts) return;
+        for (const auto& [state, n] : *counts) {
+          emit("afterglow_jobs", {{"state", state}}, static_cast<double>(n));
+        }
+      });
+  return app;
+}
+
+}  // namespace afterglow::app

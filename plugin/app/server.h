@@ -1,0 +1,35 @@
+// The HTTPS (and optional plain-HTTP) server: limits, request ids, JSON access log, health and
+// metrics routes, and every module's routes. One instance per `afterglow serve`.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "plugin/core/clock.h"
+#include "plugin/core/config.h"
+#include "plugin/core/db.h"
+#include "plugin/core/job_queue.h"
+#include "plugin/core/metrics.h"
+
+namespace afterglow::app {
+
+class Server {
+ public:
+  // `on_accepted_work` is called after a request enqueued work (wakes local workers).
+  Server(const Config& config, Db& db, JobQueue& queue, const Clock& clock, Metrics& metrics,
+         std::function<void()> on_accepted_work);
+  ~Server();
+
+  // Binds the listeners; returns the bound ports (https, http; -1 for one that is off).
+  Result<std::pair<int, int>> bind();
+  // Serves until stop(); blocks. Call after bind().
+  void run();
+  // Stops accepting, lets in-flight requests finish, then run() returns. Thread-safe.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace afterglow::app

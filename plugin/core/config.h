@@ -1,0 +1,55 @@
+// Configuration from the environment (a KEY=VALUE file named by AFTERGLOW_CONFIG, or by
+// --config, may set the same keys; the environment wins). Validated once at start: a missing or
+// malformed key fails with a message naming it. Secrets are kept here and never logged;
+// describe() lists only which keys are set.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "plugin/core/error.h"
+
+namespace afterglow {
+
+// What the process is about to do decides which keys are required.
+enum class ConfigPurpose { kServe, kWorker, kAdmin /* migrate, jobs, seed */ };
+
+struct Config {
+  std::string app_url = "https://localhost:8443";
+  std::string api_key;
+  std::string api_secret;
+  std::string api_secret_previous;  // optional, during a rotation
+  std::string database_url = "sqlite:var/afterglow.db";
+  std::string host = "0.0.0.0";
+  int port = 8443;                  // HTTPS; 0 = pick a free port
+  std::string tls_cert, tls_key;    // PEM files; HTTPS is off when both are empty
+  int http_port = -1;               // plain HTTP behind a TLS proxy; -1 = off, 0 = free port
+  int workers = 2;                  // in-process job workers for `serve`
+  int http_threads = 16;            // connection threads of the HTTP server
+  int64_t max_body_bytes = 1 << 20;
+  std::string sqlite_synchronous = "FULL";  // FULL: an acknowledged webhook survives power loss
+  std::string platform_api_base;
+  std::string stripe_secret_key, stripe_api_base = "https://api.stripe.com",
+                                 stripe_webhook_secret;
+  std::string smtp_url, mail_from;
+  std::string sms_api_base, sms_account_sid, sms_auth_token, sms_from;
+  std::string token_encryption_key;
+  std::string log_level = "info";
+  bool dev_mode = false;            // DEV_MODE=1, set by the run command only
+  bool bench_routes = false;        // BENCH_ROUTES=1 mounts POST /bench/empty (load tests)
+  int ready_fd = -1;                // READY_FD: the bound ports are written here, then closed
+
+  // A one-line summary naming the keys that are set, with secret values masked.
+  std::string describe() const;
+};
+
+// Reads `env` (normally the process environment) plus the optional file, validates for
+// `purpose`, and returns the config or an error naming the first bad key.
+Result<Config> load_config(const std::map<std::string, std::string>& env,
+                           const std::string& config_file, ConfigPurpose purpose);
+
+// The process environment as a map.
+std::map<std::string, std::string> process_environment();
+
+}  // namespace afterglow

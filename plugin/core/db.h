@@ -1,0 +1,84 @@
+// The database seam. One SQL dialect for every module: `?` placeholders, ON CONFLICT, RETURNING,
+// integer milliseconds for time (computed from the Clock, never by SQL time functions), TEXT for
+// JSON. A driver translates what truly differs (placeholders, the identity column) in one place.
+//
+// Work happens inside transact(): the callback gets a Tx valid only during the call; returning
+// an error (or throwing) rolls back, returning success commits. Write transactions take the
+// database's write lock up front (SQLite: BEGIN IMMEDIATE), so read-then-write is safe.
+// A Db is safe to use from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "plugin/core/error.h"
+
+namespace afterglow {
+
+// A parameter or a column value. Booleans are stored as 0/1 integers.
+using DbValue = std::variant<std::monostate, int64_t, double, std::string>;
+
+class Row {
+ public:
+  explicit Row(std::vector<DbValue> values) : values_(std::move(values)) {}
+  size_t size() const { return values_.size(); }
+  bool is_null(size_t i) const { return std::holds_alternative<std::monostate>(values_.at(i)); }
+  // Typed reads; a NULL reads as 0 / "" (use is_null or opt_* to tell).
+  int64_t i64(size_t i) const;
+  double f64(size_t i) const;
+  std::string text(size_t i) const;
+  std::optional<int64_t> opt_i64(size_t i) const;
+  std::optional<std::string> opt_text(size_t i) const;
+  const DbValue& at(size_t i) const { return values_.at(i); }
+
+ private:
+  std::vector<DbValue> values_;
+};
+
+using Params = std::vector<DbValue>;
+
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  // Runs one statement; returns its rows (empty for statements without rows or RETURNING).
+  virtual Result<std::vector<Row>> query(std::string_view sql, const Params& params = {}) = 0;
+  // Runs one statement; returns the number of rows it changed.
+  virtual Result<int64_t> exec(std::string_view sql, const Params& params = {}) = 0;
+  // The first row, or nullopt when there is none.
+  Result<std::optional<Row>> query_one(std::string_view sql, const Params& params = {});
+};
+
+enum class TxKind { kRead, kWrite };
+
+class Db {
+ public:
+  virtual ~Db() = default;
+  virtual Result<void> transact(TxKind kind, const std::function<Result<void>(Tx&)>& fn) = 0;
+  // Runs a multi-statement script (migrations) in one write transaction.
+  virtual Result<void> exec_script(std::string_view sql) = 0;
+  // "sqlite" or "postgres".
+  virtual std::string_view dialect() const = 0;
+
+  Result<void> write(const std::function<Result<void>(Tx&)>& fn) {
+    return transact(TxKind::kWrite, fn);
+  }
+  Result<void> read(const std::function<Result<void>(Tx&)>& fn) {
+    return transact(TxKind::kRead, fn);
+  }
+};
+
+struct DbOptions {
+  std::string sqlite_synchronous = "FULL";  // FULL or NORMAL (WAL mode either way)
+  int busy_timeout_ms = 5000;
+};
+
+// Opens `url` (`sqlite:PATH`; `postgres://…` once that driver exists).
+Result<std::unique_ptr<Db>> open_database(const std::string& url, const DbOptions& options = {});
+
+}  // namespace afterglow
