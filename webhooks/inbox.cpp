@@ -9,7 +9,8 @@ Result<IntakeResult> Inbox::record(const Delivery& d) {
     if (s.empty()) return std::monostate{};
     return s;
   };
-  AG_CHECK(db_.write([&](Tx& tx) -> Result<void> {
+  // Intake is the hot path: concurrent deliveries share one commit (group commit).
+  AG_CHECK(db_.write_grouped([&](Tx& tx) -> Result<void> {
     auto row = AG_TRY(tx.query_one(
         "INSERT INTO webhook_inbox (source, shop_domain, delivery_id, topic, api_version, "
         "event_id, triggered_at, subject_customer_id, body, state, received_at_ms) "

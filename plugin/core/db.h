@@ -60,6 +60,14 @@ class Db {
  public:
   virtual ~Db() = default;
   virtual Result<void> transact(TxKind kind, const std::function<Result<void>(Tx&)>& fn) = 0;
+  // Like a write transaction, but may share one transaction and one commit (one fsync) with
+  // writers that arrive while another commit is in flight: group commit. Each callback runs in
+  // a savepoint of its own, so its error or exception rolls back only its own writes. Returns
+  // after the shared commit is durable; if that commit fails, every caller in it gets the error.
+  // For short, independent writes on a hot path (webhook intake).
+  virtual Result<void> write_grouped(const std::function<Result<void>(Tx&)>& fn) {
+    return transact(TxKind::kWrite, fn);
+  }
   // Runs a multi-statement script (migrations) in one write transaction.
   virtual Result<void> exec_script(std::string_view sql) = 0;
   // "sqlite" or "postgres".

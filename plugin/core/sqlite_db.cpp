@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <unordered_map>
@@ -149,6 +150,31 @@ class SqliteDb final : public Db {
     return result;
   }
 
+  Result<void> write_grouped(const std::function<Result<void>(Tx&)>& fn) override {
+    PendingWrite mine{&fn};
+    std::unique_lock<std::mutex> lock(group_mutex_);
+    group_queue_.push_back(&mine);
+    while (!mine.done) {
+      if (group_leader_active_) {
+        group_cv_.wait(lock);
+        continue;
+      }
+      // Lead: take everything queued so far (ours included) and commit it as one transaction.
+      group_leader_active_ = true;
+      std::vector<PendingWrite*> batch;
+      size_t n = std::min(group_queue_.size(), kMaxGroup);
+      batch.assign(group_queue_.begin(), group_queue_.begin() + n);
+      group_queue_.erase(group_queue_.begin(), group_queue_.begin() + n);
+      lock.unlock();
+      run_group(batch);
+      lock.lock();
+      for (PendingWrite* p : batch) p->done = true;
+      group_leader_active_ = false;
+      group_cv_.notify_all();
+    }
+    return mine.result;
+  }
+
   Result<void> exec_script(std::string_view sql) override {
     std::lock_guard<std::mutex> write_lock(write_mutex_);
     auto conn = AG_TRY(acquire());
@@ -160,6 +186,53 @@ class SqliteDb final : public Db {
   }
 
  private:
+  struct PendingWrite {
+    const std::function<Result<void>(Tx&)>* fn;
+    Result<void> result{};
+    bool done = false;
+  };
+  static constexpr size_t kMaxGroup = 256;
+
+  void run_group(const std::vector<PendingWrite*>& batch) {
+    std::lock_guard<std::mutex> write_lock(write_mutex_);
+    auto conn = acquire();
+    if (!conn) {
+      for (PendingWrite* p : batch) p->result = std::unexpected(conn.error());
+      return;
+    }
+    Result<void> begin = (*conn)->simple("BEGIN IMMEDIATE");
+    if (!begin) {
+      for (PendingWrite* p : batch) p->result = begin;
+      release(std::move(*conn));
+      return;
+    }
+    SqliteTx tx(**conn);
+    for (PendingWrite* p : batch) {
+      auto sp = (*conn)->simple("SAVEPOINT grouped");
+      if (!sp) {
+        p->result = sp;
+        continue;
+      }
+      try {
+        p->result = (*p->fn)(tx);
+      } catch (const std::exception& e) {
+        p->result = fail(ErrorCode::kInternal, std::string("write threw: ") + e.what());
+      } catch (...) {
+        p->result = fail(ErrorCode::kInternal, "write threw");
+      }
+      if (!p->result) (void)(*conn)->simple("ROLLBACK TO grouped");
+      (void)(*conn)->simple("RELEASE grouped");
+    }
+    auto commit = (*conn)->simple("COMMIT");
+    if (!commit) {
+      (void)(*conn)->simple("ROLLBACK");
+      for (PendingWrite* p : batch) {
+        if (p->result) p->result = commit;
+      }
+    }
+    release(std::move(*conn));
+  }
+
   Result<void> run_in_tx(Connection& conn, TxKind kind,
                          const std::function<Result<void>(Tx&)>& fn) {
     AG_CHECK(conn.simple(kind == TxKind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
@@ -228,6 +301,10 @@ class SqliteDb final : public Db {
   std::string path_;
   DbOptions options_;
   std::mutex write_mutex_;  // in-process writers queue here, not in SQLite's busy handler
+  std::mutex group_mutex_;
+  std::condition_variable group_cv_;
+  std::vector<PendingWrite*> group_queue_;  // guarded by group_mutex_
+  bool group_leader_active_ = false;        // guarded by group_mutex_
   std::mutex pool_mutex_;
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<Connection>> idle_;
