@@ -31,10 +31,11 @@ StripeSignatureCheck StripeVerifier::verify(std::string_view raw_body,
   if (ec != std::errc() || p != t_text.data() + t_text.size()) {
     return StripeSignatureCheck::kMalformed;
   }
-  int64_t age = clock_.now_s() - t;
   // Stripe's libraries reject only old timestamps; we also refuse ones far in the future, which
-  // a correct sender never produces and a replayer could use to stretch the window.
-  if (age > tolerance_s_ || age < -tolerance_s_) return StripeSignatureCheck::kTooOld;
+  // a correct sender never produces and a replayer could use to stretch the window. Compared as
+  // a window around now, not as now - t: t comes from the sender and now - t can overflow.
+  const int64_t now = clock_.now_s();
+  if (t < now - tolerance_s_ || t > now + tolerance_s_) return StripeSignatureCheck::kTooOld;
 
   std::string signed_payload;
   signed_payload.reserve(t_text.size() + 1 + raw_body.size());

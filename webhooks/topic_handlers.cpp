@@ -1,8 +1,42 @@
 #include "webhooks/topic_handlers.h"
 
+#include "webhooks/compliance.h"
+#include "webhooks/order_sync.h"
+#include "webhooks/shop_lifecycle.h"
+
 namespace afterglow::webhooks {
 
-// Placeholder until the handlers land; every topic is stored and marked ignored meanwhile.
-void register_topic_handlers(WebhookDispatcher&, JobQueue&, const Clock&) {}
+void register_topic_handlers(WebhookDispatcher& dispatcher, JobQueue& queue, const Clock& clock) {
+  const Clock* c = &clock;
+  JobQueue* q = &queue;
+
+  for (const char* topic : {"orders/create", "orders/paid", "orders/updated"}) {
+    dispatcher.on("shopify", topic,
+                  [c](Tx& tx, const InboxEvent& ev) { return sync_order(tx, ev, *c); });
+  }
+  dispatcher.on("shopify", "app/uninstalled", [c, q](Tx& tx, const InboxEvent& ev) {
+    return handle_app_uninstalled(tx, ev, *q, *c);
+  });
+  dispatcher.on("shopify", "customers/data_request", [c](Tx& tx, const InboxEvent& ev) {
+    return handle_customers_data_request(tx, ev, *c);
+  });
+  dispatcher.on("shopify", "customers/redact",
+                [c](Tx& tx, const InboxEvent& ev) { return handle_customers_redact(tx, ev, *c); });
+  dispatcher.on("shopify", "shop/redact",
+                [c](Tx& tx, const InboxEvent& ev) { return handle_shop_redact(tx, ev, *c); });
+
+  // The inbox row is the storage: the checkout module reads these events from it. Marking them
+  // processed (not ignored) tells operators they were expected and kept on purpose.
+  for (const char* type :
+       {"payment_intent.succeeded", "payment_intent.payment_failed",
+        "payment_intent.requires_action", "payment_intent.canceled", "payment_intent.processing",
+        "payment_intent.amount_capturable_updated"}) {
+    dispatcher.on("stripe", type, [](Tx&, const InboxEvent&) -> Result<Outcome> {
+      return Outcome::processed("stored for checkout");
+    });
+  }
+  // Every other topic has no handler: the dispatcher stores it and marks it ignored with the
+  // reason "no handler for <source> topic <topic>".
+}
 
 }  // namespace afterglow::webhooks

@@ -113,6 +113,10 @@ std::optional<std::string> base64_decode(std::string_view text) {
         if (v[k] < 0) return std::nullopt;
       }
     }
+    // The bits below the last whole byte must be zero (RFC 4648 §3.5). Otherwise several texts
+    // decode to the same bytes, and a signed token's signature segment could be altered and
+    // still verify.
+    if ((pad == 2 && (v[1] & 0x0f)) || (pad == 1 && (v[2] & 0x03))) return std::nullopt;
     uint32_t n = v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3];
     out.push_back(static_cast<char>(n >> 16));
     if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 255));

@@ -18,9 +18,12 @@ std::string sha256(std::string_view data);
 std::string to_hex(std::string_view bytes);                 // lowercase
 std::optional<std::string> from_hex(std::string_view hex);  // nullopt on odd length or non-hex
 std::string base64_encode(std::string_view bytes);          // standard alphabet, padded
-// Strict decode of the standard alphabet with padding; nullopt on any malformed input.
+// Strict decode of the standard alphabet with padding; nullopt on any malformed input, including
+// a non-canonical text whose unused trailing bits are not zero.
 std::optional<std::string> base64_decode(std::string_view text);
 std::string base64url_encode(std::string_view bytes);       // no padding
+// Strict decode of the URL-safe alphabet without padding ('=', '+', '/' are refused); the same
+// canonical-bits rule as base64_decode.
 std::optional<std::string> base64url_decode(std::string_view text);
 
 // True when a and b are equal; time depends only on the lengths, not on the contents.

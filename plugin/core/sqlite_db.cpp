@@ -135,6 +135,10 @@ class SqliteDb final : public Db {
     auto c = AG_TRY(open_connection());
     // WAL is a property of the file; set once so every later connection sees it.
     AG_CHECK(c->simple("PRAGMA journal_mode=WAL"));
+    {
+      std::lock_guard<std::mutex> lock(pool_mutex_);
+      ++open_count_;  // this connection joins the pool and counts against its size
+    }
     release(std::move(c));
     return {};
   }
@@ -145,7 +149,15 @@ class SqliteDb final : public Db {
     std::unique_lock<std::mutex> write_lock(write_mutex_, std::defer_lock);
     if (kind == TxKind::kWrite) write_lock.lock();
     auto conn = AG_TRY(acquire());
-    Result<void> result = run_in_tx(*conn, kind, fn);
+    Result<void> result;
+    try {
+      result = run_in_tx(*conn, kind, fn);
+    } catch (...) {
+      // run_in_tx rolled back; the connection goes back to the pool, or its slot would be lost
+      // for good and, once every slot is, the next transaction would wait forever.
+      release(std::move(conn));
+      throw;
+    }
     release(std::move(conn));
     return result;
   }
