@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates openssl curl procps
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev
-  catch2 sqlite3 wrk
+  catch2 sqlite3 wrk libpq-dev postgresql
 )
 
 missing=()

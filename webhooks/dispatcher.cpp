@@ -41,10 +41,12 @@ Result<void> WebhookDispatcher::process(const Job& job) {
   }
 
   std::string source, topic, outcome_name;
+  // FOR UPDATE: when a lease expired while the first worker was still running, the second one
+  // waits on the row lock and then sees the row processed (PostgreSQL, READ COMMITTED).
   auto run = [&](Tx& tx) -> Result<void> {
     auto row = AG_TRY(tx.query_one(
         "SELECT source, shop_domain, topic, delivery_id, api_version, body, received_at_ms, "
-        "state FROM webhook_inbox WHERE id = ?",
+        "state FROM webhook_inbox WHERE id = ? FOR UPDATE",
         {inbox_id}));
     if (!row) {
       outcome_name = "missing";  // erased by shop/redact before it ran

@@ -15,11 +15,22 @@ std::string process_name() {
   return std::string(host) + ":" + std::to_string(getpid());
 }
 
+WorkerOptions worker_options(AppContext& app, int threads) {
+  WorkerOptions wo;
+  wo.threads = threads;
+  wo.name = process_name();
+  wo.lease = std::chrono::seconds(app.config.job_lease_seconds);
+  wo.retention = std::chrono::hours(24) * app.config.job_retention_days;
+  wo.notifications = app.db.get();
+  return wo;
+}
+
 Result<std::unique_ptr<AppContext>> build_app(const Config& config, const Clock& clock,
                                               bool run_migrations) {
   auto app = std::make_unique<AppContext>(config, clock);
   DbOptions options;
   options.sqlite_synchronous = config.sqlite_synchronous;
+  options.pool_size = config.database_pool_size;
   app->db = AG_TRY(open_database(config.database_url, options));
   if (run_migrations) AG_CHECK(migrate(*app->db));
 

@@ -31,6 +31,9 @@ struct AppContext {
 Result<std::unique_ptr<AppContext>> build_app(const Config& config, const Clock& clock,
                                               bool migrate);
 
+// Worker settings from the config: lease, retention, NOTIFY wake-ups, `threads` threads.
+WorkerOptions worker_options(AppContext& app, int threads);
+
 // "host:pid", the prefix of this process's lease owners.
 std::string process_name();
 

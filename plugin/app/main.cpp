@@ -76,10 +76,7 @@ int serve(const std::string& file) {
   if (!app) return die(app.error());
   app::AppContext& a = **app;
 
-  WorkerOptions wo;
-  wo.threads = a.config.workers;
-  wo.name = app::process_name();
-  WorkerPool workers(*a.queue, a.handlers, a.metrics, wo);
+  WorkerPool workers(*a.queue, a.handlers, a.metrics, app::worker_options(a, a.config.workers));
   app::Server server(a.config, *a.db, *a.queue, a.clock, a.metrics,
                      [&workers] { workers.notify(); });
   auto ports = server.bind();
@@ -109,9 +106,7 @@ int worker(const std::string& file, bool drain) {
   auto app = app::build_app(*config, SystemClock::instance(), /*migrate=*/true);
   if (!app) return die(app.error());
   app::AppContext& a = **app;
-  WorkerOptions wo;
-  wo.threads = std::max(1, a.config.workers);
-  wo.name = app::process_name();
+  WorkerOptions wo = app::worker_options(a, std::max(1, a.config.workers));
   WorkerPool workers(*a.queue, a.handlers, a.metrics, wo);
   if (drain) {
     auto n = workers.drain();
@@ -144,6 +139,7 @@ int migrate_cmd(const std::string& file) {
   if (!config) return die(config.error());
   DbOptions options;
   options.sqlite_synchronous = config->sqlite_synchronous;
+  options.pool_size = config->database_pool_size;
   auto db = open_database(config->database_url, options);
   if (!db) return die(db.error());
   auto n = migrate(**db);

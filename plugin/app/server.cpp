@@ -17,7 +17,12 @@ namespace {
 
 // Per-request data the logger needs; a request is served start to end on one thread.
 thread_local std::chrono::steady_clock::time_point t_request_start;
-thread_local std::string t_request_id;
+thread_local std::string t_request_id;  // empty between requests (the logger clears it)
+
+void begin_request() {
+  t_request_start = std::chrono::steady_clock::now();
+  t_request_id = crypto::random_hex(8);
+}
 
 // Routes are labelled by pattern, never by raw path, so metrics stay bounded.
 std::string route_label(const httplib::Request& req) {
@@ -56,44 +61,50 @@ struct Server::Impl {
     s.set_payload_max_length(static_cast<size_t>(config.max_body_bytes));
 
     s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      t_request_start = std::chrono::steady_clock::now();
-      t_request_id = crypto::random_hex(8);
+      begin_request();
       res.set_header("X-Request-Id", t_request_id);
       // 0.11.4 enforces the body limit only via Content-Length and decompresses before the
       // handler sees the body (cpp.md §2.5): refuse chunked and encoded bodies outright, so the
       // limit holds and the HMAC is computed over the bytes the sender signed.
-      if (req.has_header("Transfer-Encoding")) {
-        reply_error(res, ErrorCode::kInvalidArgument,
-                    "Transfer-Encoding is not accepted; send Content-Length");
+      // A refusal here leaves the body unread, and 0.11.4 would parse those bytes as the next
+      // request on the kept-alive connection, so the client's next request got a stale 414/400.
+      // `Connection: close` makes the client stop sending and drop the connection (the library
+      // itself ignores the header; cpp.md §2.5, early rejection).
+      auto refuse = [&res](ErrorCode code, const std::string& message, int status = 0) {
+        reply_error(res, code, message);
+        if (status != 0) res.status = status;
+        res.set_header("Connection", "close");
         return httplib::Server::HandlerResponse::Handled;
+      };
+      if (req.has_header("Transfer-Encoding")) {
+        return refuse(ErrorCode::kInvalidArgument,
+                      "Transfer-Encoding is not accepted; send Content-Length");
       }
       if (req.has_header("Content-Encoding")) {
-        reply_error(res, ErrorCode::kInvalidArgument, "Content-Encoding is not accepted");
-        return httplib::Server::HandlerResponse::Handled;
+        return refuse(ErrorCode::kInvalidArgument, "Content-Encoding is not accepted");
       }
       if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
         if (!req.has_header("Content-Length")) {
-          reply_error(res, ErrorCode::kInvalidArgument, "Content-Length is required");
-          res.status = 411;
-          return httplib::Server::HandlerResponse::Handled;
+          return refuse(ErrorCode::kInvalidArgument, "Content-Length is required", 411);
         }
         std::string len = req.get_header_value("Content-Length");
         char* end = nullptr;
         unsigned long long n = std::strtoull(len.c_str(), &end, 10);
         if (len.empty() || *end != '\0') {
-          reply_error(res, ErrorCode::kInvalidArgument, "Content-Length is malformed");
-          return httplib::Server::HandlerResponse::Handled;
+          return refuse(ErrorCode::kInvalidArgument, "Content-Length is malformed");
         }
         if (n > static_cast<unsigned long long>(config.max_body_bytes)) {
-          reply_error(res, ErrorCode::kPayloadTooLarge,
-                      "body is larger than " + std::to_string(config.max_body_bytes) + " bytes");
-          return httplib::Server::HandlerResponse::Handled;
+          return refuse(ErrorCode::kPayloadTooLarge,
+                        "body is larger than " + std::to_string(config.max_body_bytes) + " bytes");
         }
       }
       return httplib::Server::HandlerResponse::Unhandled;
     });
 
     s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      // A request the library refuses while parsing it (bad request line, 414) never reaches the
+      // pre-routing handler: it gets its own id here, not an empty or the previous one's.
+      if (t_request_id.empty()) begin_request();
       if (!res.body.empty()) return;  // a handler already wrote a JSON error
       switch (res.status) {
         case 404: reply_error(res, ErrorCode::kNotFound, "no route for " + req.method + " " + req.path); break;
@@ -134,6 +145,7 @@ struct Server::Impl {
       log::info("request", {{"request_id", t_request_id}, {"method", req.method},
                             {"route", route}, {"status", res.status},
                             {"duration_ms", seconds * 1000.0}, {"bytes_in", req.body.size()}});
+      t_request_id.clear();  // the next request on this thread starts without one
     });
 
     s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {

@@ -115,6 +115,10 @@ Result<Config> load_config(const std::map<std::string, std::string>& env,
   c.port = AG_TRY(parse_int(kv, "PORT", c.port, 0, 65535));
   c.http_port = AG_TRY(parse_int(kv, "HTTP_PORT", c.http_port, 0, 65535));
   c.workers = AG_TRY(parse_int(kv, "WORKERS", c.workers, 0, 64));
+  c.database_pool_size = AG_TRY(parse_int(kv, "DATABASE_POOL_SIZE", c.database_pool_size, 1, 500));
+  c.job_lease_seconds = AG_TRY(parse_int(kv, "JOB_LEASE_SECONDS", c.job_lease_seconds, 1, 86400));
+  c.job_retention_days =
+      AG_TRY(parse_int(kv, "JOB_RETENTION_DAYS", c.job_retention_days, 1, 3650));
   c.http_threads = AG_TRY(parse_int(kv, "HTTP_THREADS", c.http_threads, 2, 1024));
   c.ready_fd = AG_TRY(parse_int(kv, "READY_FD", c.ready_fd, 3, 1 << 20));
   c.dev_mode = truthy(kv, "DEV_MODE");

@@ -26,6 +26,9 @@ struct Config {
   std::string tls_cert, tls_key;    // PEM files; HTTPS is off when both are empty
   int http_port = -1;               // plain HTTP behind a TLS proxy; -1 = off, 0 = free port
   int workers = 2;                  // in-process job workers for `serve`
+  int database_pool_size = 8;       // PostgreSQL connections per process
+  int job_lease_seconds = 300;      // a crashed worker's job is retried after this
+  int job_retention_days = 7;       // finished jobs are pruned after this
   int http_threads = 16;            // connection threads of the HTTP server
   int64_t max_body_bytes = 1 << 20;
   std::string sqlite_synchronous = "FULL";  // FULL: an acknowledged webhook survives power loss

@@ -1,5 +1,6 @@
 #include "plugin/core/db.h"
 
+#include "plugin/core/postgres_db.h"
 #include "plugin/core/sqlite_db.h"
 
 namespace afterglow {
@@ -47,8 +48,7 @@ Result<std::optional<Row>> Tx::query_one(std::string_view sql, const Params& par
 Result<std::unique_ptr<Db>> open_database(const std::string& url, const DbOptions& options) {
   if (url.rfind("sqlite:", 0) == 0) return open_sqlite(url.substr(7), options);
   if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
-    return fail(ErrorCode::kInvalidArgument,
-                "DATABASE_URL: the PostgreSQL driver is not built yet (see issue 3)");
+    return open_postgres(url, options);
   }
   return fail(ErrorCode::kInvalidArgument, "DATABASE_URL must start with sqlite: or postgres://");
 }

@@ -2,6 +2,10 @@
 // integer milliseconds for time (computed from the Clock, never by SQL time functions), TEXT for
 // JSON. A driver translates what truly differs (placeholders, the identity column) in one place.
 //
+// Row locks: a read-then-write on one row says `SELECT … FOR UPDATE` (PostgreSQL locks the row;
+// SQLite's write transaction already holds the database lock, and its driver drops the clause).
+// Likewise `FOR UPDATE SKIP LOCKED` for queue claims.
+//
 // Work happens inside transact(): the callback gets a Tx valid only during the call; returning
 // an error (or throwing) rolls back, returning success commits. Write transactions take the
 // database's write lock up front (SQLite: BEGIN IMMEDIATE), so read-then-write is safe.
@@ -52,6 +56,18 @@ class Tx {
   virtual Result<int64_t> exec(std::string_view sql, const Params& params = {}) = 0;
   // The first row, or nullopt when there is none.
   Result<std::optional<Row>> query_one(std::string_view sql, const Params& params = {});
+  // Wakes listeners of `channel` when this transaction commits (PostgreSQL NOTIFY); a no-op
+  // where the database has no such thing (SQLite: workers poll).
+  virtual Result<void> notify(std::string_view channel) { return {}; }
+};
+
+// Waits for notifications on one channel (see Tx::notify). Owned by one thread.
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  // Blocks until a notification arrives (true) or `timeout_ms` passes (false). A broken
+  // connection is re-opened on the next call; meanwhile it returns false after the timeout.
+  virtual bool wait(int timeout_ms) = 0;
 };
 
 enum class TxKind { kRead, kWrite };
@@ -72,6 +88,8 @@ class Db {
   virtual Result<void> exec_script(std::string_view sql) = 0;
   // "sqlite" or "postgres".
   virtual std::string_view dialect() const = 0;
+  // A listener for `channel`, or nullptr where notifications do not exist (SQLite).
+  virtual std::unique_ptr<Listener> listen(std::string_view channel) { return nullptr; }
 
   Result<void> write(const std::function<Result<void>(Tx&)>& fn) {
     return transact(TxKind::kWrite, fn);
@@ -84,9 +102,10 @@ class Db {
 struct DbOptions {
   std::string sqlite_synchronous = "FULL";  // FULL or NORMAL (WAL mode either way)
   int busy_timeout_ms = 5000;
+  int pool_size = 8;                        // PostgreSQL connections per process
 };
 
-// Opens `url` (`sqlite:PATH`; `postgres://…` once that driver exists).
+// Opens `url`: `sqlite:PATH` or `postgres://…` / `postgresql://…` (a libpq URI).
 Result<std::unique_ptr<Db>> open_database(const std::string& url, const DbOptions& options = {});
 
 }  // namespace afterglow

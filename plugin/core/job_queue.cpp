@@ -35,6 +35,7 @@ Result<std::optional<int64_t>> JobQueue::enqueue(Tx& tx, const JobSpec& spec) {
       {spec.kind, spec.queue, opt(spec.shop_id), spec.payload, int64_t{spec.priority},
        spec.run_at_ms ? spec.run_at_ms : now, int64_t{spec.max_attempts}, key, now, now}));
   if (!row) return std::optional<int64_t>();
+  AG_CHECK(tx.notify(kJobsChannel));  // delivered at commit; wakes idle workers elsewhere
   return std::optional<int64_t>(row->i64(0));
 }
 
@@ -57,14 +58,16 @@ Result<std::vector<Job>> JobQueue::claim(std::string_view worker, int max_jobs,
   AG_CHECK(db_.write([&](Tx& tx) -> Result<void> {
     claimed.clear();
     // One statement claims: RETURNING cannot sit in a subquery, and UPDATE ... LIMIT is not
-    // compiled in everywhere, hence IN (SELECT ... LIMIT n).
+    // compiled in everywhere, hence IN (SELECT ... LIMIT n). The same statement also reaps
+    // expired leases (a crashed worker's jobs). On PostgreSQL, SKIP LOCKED lets concurrent
+    // claimers pass over rows another one is taking instead of queueing behind it.
     auto rows = AG_TRY(tx.query(
         "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = ?, "
         "lease_expires_at_ms = ?, updated_at_ms = ? "
         "WHERE id IN (SELECT id FROM jobs WHERE queue = ? AND "
         "((state = 'scheduled' AND run_at_ms <= ?) OR "
         " (state = 'running' AND lease_expires_at_ms < ?)) "
-        "ORDER BY priority, run_at_ms, id LIMIT ?) "
+        "ORDER BY priority, run_at_ms, id LIMIT ? FOR UPDATE SKIP LOCKED) "
         "RETURNING id, kind, payload, attempt, max_attempts, shop_id",
         {owner, expires, now, std::string(queue), now, now, int64_t{max_jobs}}));
     for (const Row& r : rows) {

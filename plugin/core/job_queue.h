@@ -24,6 +24,9 @@
 
 namespace afterglow {
 
+// The notification channel an enqueue signals (PostgreSQL LISTEN/NOTIFY).
+inline constexpr const char* kJobsChannel = "afterglow_jobs";
+
 struct JobSpec {
   std::string kind;                 // names the handler, e.g. "webhook.process"
   std::string payload;              // JSON text
@@ -103,6 +106,8 @@ class JobQueue {
   Result<bool> retry(int64_t job_id);
   // Deletes done/cancelled jobs finished before `before_ms` (unique keys of those are released).
   Result<int64_t> prune_finished(int64_t before_ms);
+  // The queue's clock reading (ms since the epoch).
+  int64_t now_ms() const { return clock_.now_ms(); }
   // Earliest run_at of a scheduled job, if any (lets idle workers sleep until then).
   Result<std::optional<int64_t>> next_due_ms(std::string_view queue = "default");
 

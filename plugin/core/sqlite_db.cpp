@@ -38,8 +38,14 @@ class Connection {
       sqlite3_clear_bindings(it->second);
       return it->second;
     }
+    // SQLite has no row locks; a write transaction holds the whole database, so the clause
+    // PostgreSQL needs for read-then-write (FOR UPDATE [SKIP LOCKED]) is dropped here.
+    std::string text(sql);
+    for (std::string_view clause : {" FOR UPDATE SKIP LOCKED", " FOR UPDATE"}) {
+      for (size_t pos; (pos = text.find(clause)) != std::string::npos;) text.erase(pos, clause.size());
+    }
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+    int rc = sqlite3_prepare_v3(db_, text.data(), static_cast<int>(text.size()),
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) return std::unexpected(sqlite_error(db_, rc, "prepare"));
     statements_.emplace(std::string(sql), stmt);

@@ -20,6 +20,34 @@ WorkerPool::~WorkerPool() { stop(); }
 
 void WorkerPool::start() {
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this, i] { loop(i); });
+  if (options_.notifications && options_.threads > 0) {
+    if (auto listener = options_.notifications->listen(kJobsChannel)) {
+      threads_.emplace_back(
+          [this, l = std::shared_ptr<Listener>(std::move(listener))]() mutable {
+            while (!stopping_.load()) {
+              if (l->wait(static_cast<int>(options_.poll_interval.count()))) notify();
+            }
+          });
+    }
+  }
+}
+
+void WorkerPool::prune_if_due() {
+  {
+    std::lock_guard<std::mutex> lock(prune_mutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (last_prune_ != std::chrono::steady_clock::time_point{} &&
+        now - last_prune_ < options_.prune_interval) {
+      return;
+    }
+    last_prune_ = now;
+  }
+  auto pruned = queue_.prune_finished(queue_.now_ms() - options_.retention.count());
+  if (!pruned) {
+    log::warn("pruning finished jobs failed", {{"error", pruned.error().message}});
+  } else if (*pruned > 0) {
+    log::info("pruned finished jobs", {{"count", *pruned}});
+  }
 }
 
 void WorkerPool::stop() {
@@ -93,6 +121,7 @@ void WorkerPool::loop(int index) {
       std::lock_guard<std::mutex> lock(mutex_);
       seen = wake_generation_;
     }
+    if (index == 0) prune_if_due();
     auto ran = run_one(owner);
     if (!ran) {
       log::warn("worker could not claim", {{"error", ran.error().message}});

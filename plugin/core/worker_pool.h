@@ -41,6 +41,12 @@ struct WorkerOptions {
   // How long an idle worker waits before looking again (jobs from other processes, due retries).
   std::chrono::milliseconds poll_interval{std::chrono::milliseconds(500)};
   std::string name = "worker";  // prefix of lease owners, e.g. host:pid
+  // When set, a listener on kJobsChannel wakes idle workers as soon as any process enqueues
+  // (PostgreSQL); polling stays as the fallback.
+  Db* notifications = nullptr;
+  // Finished jobs older than this are pruned, every prune_interval, by this pool.
+  std::chrono::milliseconds retention{std::chrono::hours(24 * 7)};
+  std::chrono::milliseconds prune_interval{std::chrono::minutes(10)};
 };
 
 class WorkerPool {
@@ -65,6 +71,7 @@ class WorkerPool {
 
  private:
   void loop(int index);
+  void prune_if_due();
 
   JobQueue& queue_;
   const JobHandlers& handlers_;
@@ -75,6 +82,8 @@ class WorkerPool {
   std::condition_variable wake_;
   uint64_t wake_generation_ = 0;  // guarded by mutex_
   std::vector<std::thread> threads_;
+  std::mutex prune_mutex_;
+  std::chrono::steady_clock::time_point last_prune_{};  // guarded by prune_mutex_
 };
 
 }  // namespace afterglow
