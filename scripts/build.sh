@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Configures and builds into $1 (default build/) with build type $2 (default RelWithDebInfo).
+# Configures and builds into $1 (default build/) with build type $2 (default RelWithDebInfo);
+# further arguments name the targets to build (default: everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}
@@ -9,4 +10,7 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 if [ ! -f "$dir/CMakeCache.txt" ]; then
   cmake -S . -B "$dir" "${generator[@]}" -DCMAKE_BUILD_TYPE="$type" >/dev/null
 fi
-cmake --build "$dir" --parallel "$(nproc)"
+shift $(( $# < 2 ? $# : 2 ))
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "$dir" --parallel "$(nproc)" "${targets[@]}"

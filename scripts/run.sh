@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/build.sh build-release Release
+bash scripts/build.sh build-release Release afterglow
 bin=build-release/afterglow
 mkdir -p var
 

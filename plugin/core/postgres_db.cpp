@@ -297,7 +297,11 @@ class PostgresDb final : public Db {
       script.replace(pos, from.size(), to);
     }
     auto conn = AG_TRY(acquire());
-    auto r = conn->simple(("BEGIN;\n" + script + "\nCOMMIT;").c_str());
+    // Scripts are migrations: processes starting together (several serve and worker) take
+    // turns on a transaction-scoped advisory lock, so a second one sees the first's tables
+    // instead of failing on a half-created catalog entry.
+    auto r = conn->simple(
+        ("BEGIN;\nSELECT pg_advisory_xact_lock(7437011);\n" + script + "\nCOMMIT;").c_str());
     if (!r) (void)conn->simple("ROLLBACK");
     finish(std::move(conn));
     return r;
