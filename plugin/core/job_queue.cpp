@@ -19,6 +19,22 @@ DbValue opt(const std::optional<int64_t>& v) {
   return std::monostate{};
 }
 
+// Runs one statement in a write transaction of its own; returns how many rows it changed.
+Result<int64_t> write_one(Db& db, std::string_view sql, const Params& params) {
+  int64_t changed = 0;
+  AG_CHECK(db.write([&](Tx& tx) -> Result<void> {
+    changed = AG_TRY(tx.exec(sql, params));
+    return {};
+  }));
+  return changed;
+}
+
+// The fence every lease-holder transition shares: the row must still be running under the
+// caller's lease. Appended to each such UPDATE; its two parameters go last.
+constexpr std::string_view kFence = " WHERE id = ? AND lease_owner = ? AND state = 'running'";
+
+std::string fenced(std::string_view update) { return std::string(update) + std::string(kFence); }
+
 }  // namespace
 
 JobQueue::JobQueue(Db& db, const Clock& clock, RetryPolicy policy, uint64_t seed)
@@ -101,15 +117,11 @@ Result<std::vector<Job>> JobQueue::claim(std::string_view worker, int max_jobs,
 
 Result<bool> JobQueue::complete(const Job& job) {
   int64_t now = clock_.now_ms();
-  int64_t changed = 0;
-  AG_CHECK(db_.write([&](Tx& tx) -> Result<void> {
-    changed = AG_TRY(tx.exec(
-        "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_at_ms = NULL, "
-        "finished_at_ms = ?, updated_at_ms = ? "
-        "WHERE id = ? AND lease_owner = ? AND state = 'running'",
-        {now, now, job.id, job.lease_owner}));
-    return {};
-  }));
+  int64_t changed = AG_TRY(write_one(
+      db_,
+      fenced("UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires_at_ms = NULL, "
+             "finished_at_ms = ?, updated_at_ms = ?"),
+      {now, now, job.id, job.lease_owner}));
   return changed == 1;
 }
 
@@ -131,44 +143,30 @@ Result<bool> JobQueue::fail(const Job& job, std::string_view error, bool permane
   int64_t now = clock_.now_ms();
   bool dead = permanent || job.attempt >= job.max_attempts;
   int64_t run_at = now + (dead ? 0 : jittered_delay_ms(job.attempt));
-  int64_t changed = 0;
-  AG_CHECK(db_.write([&](Tx& tx) -> Result<void> {
-    changed = AG_TRY(tx.exec(
-        "UPDATE jobs SET state = ?, run_at_ms = ?, last_error = ?, lease_owner = NULL, "
-        "lease_expires_at_ms = NULL, finished_at_ms = ?, updated_at_ms = ? "
-        "WHERE id = ? AND lease_owner = ? AND state = 'running'",
-        {std::string(dead ? "dead" : "scheduled"), run_at, clip(error),
-         dead ? DbValue{now} : DbValue{}, now, job.id, job.lease_owner}));
-    return {};
-  }));
+  int64_t changed = AG_TRY(write_one(
+      db_,
+      fenced("UPDATE jobs SET state = ?, run_at_ms = ?, last_error = ?, lease_owner = NULL, "
+             "lease_expires_at_ms = NULL, finished_at_ms = ?, updated_at_ms = ?"),
+      {std::string(dead ? "dead" : "scheduled"), run_at, clip(error),
+       dead ? DbValue{now} : DbValue{}, now, job.id, job.lease_owner}));
   return changed == 1;
 }
 
 Result<bool> JobQueue::release(const Job& job) {
-  int64_t now = clock_.now_ms();
-  int64_t changed = 0;
-  AG_CHECK(db_.write([&](Tx& tx) -> Result<void> {
-    changed = AG_TRY(tx.exec(
-        "UPDATE jobs SET state = 'scheduled', attempt = attempt - 1, lease_owner = NULL, "
-        "lease_expires_at_ms = NULL, updated_at_ms = ? "
-        "WHERE id = ? AND lease_owner = ? AND state = 'running'",
-        {now, job.id, job.lease_owner}));
-    return {};
-  }));
+  int64_t changed = AG_TRY(write_one(
+      db_,
+      fenced("UPDATE jobs SET state = 'scheduled', attempt = attempt - 1, lease_owner = NULL, "
+             "lease_expires_at_ms = NULL, updated_at_ms = ?"),
+      {clock_.now_ms(), job.id, job.lease_owner}));
   return changed == 1;
 }
 
 Result<bool> JobQueue::extend_lease(Job& job, std::chrono::milliseconds lease) {
   int64_t now = clock_.now_ms();
   int64_t expires = now + lease.count();
-  int64_t changed = 0;
-  AG_CHECK(db_.write([&](Tx& tx) -> Result<void> {
-    changed = AG_TRY(tx.exec(
-        "UPDATE jobs SET lease_expires_at_ms = ?, updated_at_ms = ? "
-        "WHERE id = ? AND lease_owner = ? AND state = 'running'",
-        {expires, now, job.id, job.lease_owner}));
-    return {};
-  }));
+  int64_t changed = AG_TRY(
+      write_one(db_, fenced("UPDATE jobs SET lease_expires_at_ms = ?, updated_at_ms = ?"),
+                {expires, now, job.id, job.lease_owner}));
   if (changed == 1) job.lease_expires_at_ms = expires;
   return changed == 1;
 }
@@ -211,26 +209,18 @@ Result<std::vector<DeadJob>> JobQueue::dead_jobs(int limit) {
 
 Result<bool> JobQueue::retry(int64_t job_id) {
   int64_t now = clock_.now_ms();
-  int64_t changed = 0;
-  AG_CHECK(db_.write([&](Tx& tx) -> Result<void> {
-    changed = AG_TRY(tx.exec(
-        "UPDATE jobs SET state = 'scheduled', attempt = 0, run_at_ms = ?, finished_at_ms = NULL, "
-        "updated_at_ms = ? WHERE id = ? AND state IN ('dead', 'cancelled')",
-        {now, now, job_id}));
-    return {};
-  }));
+  int64_t changed = AG_TRY(write_one(
+      db_,
+      "UPDATE jobs SET state = 'scheduled', attempt = 0, run_at_ms = ?, finished_at_ms = NULL, "
+      "updated_at_ms = ? WHERE id = ? AND state IN ('dead', 'cancelled')",
+      {now, now, job_id}));
   return changed == 1;
 }
 
 Result<int64_t> JobQueue::prune_finished(int64_t before_ms) {
-  int64_t changed = 0;
-  AG_CHECK(db_.write([&](Tx& tx) -> Result<void> {
-    changed = AG_TRY(tx.exec(
-        "DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND finished_at_ms < ?",
-        {before_ms}));
-    return {};
-  }));
-  return changed;
+  return write_one(db_,
+                   "DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND finished_at_ms < ?",
+                   {before_ms});
 }
 
 Result<std::optional<int64_t>> JobQueue::next_due_ms(std::string_view queue) {
