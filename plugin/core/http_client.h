@@ -1,0 +1,52 @@
+// Outbound HTTP: the seam for every provider (platform Admin API and OAuth, Stripe, SMS).
+// Production uses libcurl; tests point base URLs at real local servers speaking the same wire
+// format. A transport failure (no connection, timeout, TLS error) is an error value with
+// ErrorCode::kUnavailable; any HTTP status, 5xx included, is a response for the caller to judge.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "plugin/core/error.h"
+
+namespace afterglow {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased; the last value wins
+  std::string body;
+  // The header's value, or "" (name is case-insensitive).
+  std::string header(const std::string& name) const;
+};
+
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  // Sends the request and waits for the whole response. Thread-safe.
+  virtual Result<HttpResponse> send(const HttpRequest& request) = 0;
+};
+
+struct CurlOptions {
+  std::string ca_file;  // extra CA bundle (tests trust their dev certificate); empty = system
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+  std::string user_agent = "afterglow/1";
+};
+
+std::unique_ptr<HttpClient> make_curl_http_client(CurlOptions options = {});
+
+// application/x-www-form-urlencoded encoding of one component (RFC 3986 unreserved kept).
+std::string url_encode(std::string_view s);
+
+}  // namespace afterglow
