@@ -5,19 +5,37 @@
 # After the run the server is killed with SIGKILL and the stored rows are counted against the
 # acknowledged (2xx) responses: every acknowledged webhook must be durable.
 #
+# One run measures each backend in turn, the same way: SQLite (a file in a temp dir, WAL) and
+# PostgreSQL (a throwaway server from scripts/postgres.sh in a temp dir, fsync on, stopped at
+# exit). Compare the two tables of one run; absolute figures move with the machine's load.
+#
 # The server is pinned to CPU 0 and wrk to CPU 1 (a 2-core machine), so figures are per core.
+# PostgreSQL runs on CPU 0 too: the database is part of the server's cost, as SQLite (in-process)
+# is.
 # Usage: bash bench/intake.sh [seconds per run, default 5] [connection counts, default "1 4 16 64"]
+#                             [backends, default "sqlite postgres"]
+# Environment: SQLITE_SYNCHRONOUS (FULL), BUILD_DIR (build-release), PERF_OUT=DIR to record a
+# `perf record -C 0 -g` profile of CPU 0 (server + database) during each webhook run into DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 conns=${2:-"1 4 16 64"}
+backends=${3:-"sqlite postgres"}
 sync=${SQLITE_SYNCHRONOUS:-FULL}
+build=${BUILD_DIR:-build-release}
 bash scripts/setup.sh >/dev/null
-bash scripts/build.sh build-release Release >/dev/null
-bin=$PWD/build-release/afterglow
+out=$(bash scripts/build.sh "$build" Release afterglow 2>&1) || { echo "$out"; exit 1; }
+bin=$PWD/$build/afterglow
 
 dir=$(mktemp -d)
-trap 'pkill -KILL -f "$dir/" 2>/dev/null || true; rm -rf "$dir"' EXIT
+pgdir=""
+server=""
+cleanup() {
+  [ -z "$server" ] || kill -KILL "$server" 2>/dev/null || true
+  [ -z "$pgdir" ] || bash scripts/postgres.sh stop "$pgdir" >/dev/null 2>&1 || true
+  rm -rf "$dir" ${pgdir:+"$pgdir"}
+}
+trap cleanup EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
   -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj /CN=localhost \
   -addext subjectAltName=IP:127.0.0.1 2>/dev/null
@@ -52,16 +70,19 @@ request = function()
 end
 LUA
 
-exec 5>"$dir/ready"
-APP_API_KEY=bench APP_API_SECRET=$secret TLS_CERT=$dir/cert.pem TLS_KEY=$dir/key.pem \
-  DATABASE_URL=sqlite:$dir/bench.db PORT=0 HOST=127.0.0.1 WORKERS=0 BENCH_ROUTES=1 LOG_LEVEL=warn \
-  SQLITE_SYNCHRONOUS=$sync READY_FD=5 taskset -c 0 "$bin" serve 2>"$dir/server.log" &
-server=$!
-exec 5>&-
-port=""
-while [ -z "$port" ] && kill -0 $server 2>/dev/null; do read -r port _ < "$dir/ready" || true; done
-[ -n "$port" ] || { echo "server did not start:"; cat "$dir/server.log"; exit 1; }
-url=https://127.0.0.1:$port
+# start_server DATABASE_URL -> sets $server and $url
+start_server() {
+  local ready=$dir/ready-$RANDOM port=""
+  exec 5>"$ready"
+  APP_API_KEY=bench APP_API_SECRET=$secret TLS_CERT=$dir/cert.pem TLS_KEY=$dir/key.pem \
+    DATABASE_URL=$1 PORT=0 HOST=127.0.0.1 WORKERS=0 BENCH_ROUTES=1 LOG_LEVEL=warn \
+    SQLITE_SYNCHRONOUS=$sync READY_FD=5 taskset -c 0 "$bin" serve 2>>"$dir/server.log" &
+  server=$!
+  exec 5>&-
+  while [ -z "$port" ] && kill -0 "$server" 2>/dev/null; do read -r port _ < "$ready" || true; done
+  [ -n "$port" ] || { echo "server did not start:"; cat "$dir/server.log"; exit 1; }
+  url=https://127.0.0.1:$port
+}
 
 # run SCRIPT CONNS -> "req/s p50 p99 total non2xx"
 run() {
@@ -76,23 +97,69 @@ run() {
   echo "$rps $p50 $p99 $total ${non2xx:-0}"
 }
 
-echo "webhook intake, $(nproc) cores, server on CPU 0, wrk on CPU 1, ${secs}s per run,"
-echo "SQLite WAL synchronous=$sync, body $(wc -c < "$dir/body.json") bytes, HTTPS keep-alive"
-printf '%-6s %12s %9s %9s   %12s %9s %9s   %7s\n' conns empty/s p50 p99 webhooks/s p50 p99 ratio
-acked=0
-for c in $conns; do
-  read -r e_rps e_p50 e_p99 _ _ < <(run "$dir/empty.lua" "$c")
-  read -r w_rps w_p50 w_p99 w_total w_bad < <(run "$dir/intake.lua" "$c")
-  acked=$((acked + w_total - w_bad))
-  ratio=$(awk -v a="$w_rps" -v b="$e_rps" 'BEGIN {printf "%.0f%%", 100 * a / b}')
-  printf '%-6s %12s %9s %9s   %12s %9s %9s   %7s\n' "$c" "$e_rps" "$e_p50" "$e_p99" \
-    "$w_rps" "$w_p50" "$w_p99" "$ratio"
-  [ "$w_bad" = 0 ] || echo "  ($w_bad intake responses were not 2xx)"
-done
+# The intake run under `perf record` of CPU 0 when PERF_OUT is set; same output as run.
+run_intake() {
+  [ -n "${PERF_OUT:-}" ] || { run "$dir/intake.lua" "$1"; return; }
+  mkdir -p "$PERF_OUT"
+  perf record -q -C 0 -g -o "$PERF_OUT/intake-$label-c$1.perf.data" 2>/dev/null &
+  local perf=$!
+  run "$dir/intake.lua" "$1"
+  kill -INT "$perf"
+  wait "$perf" 2>/dev/null || true
+}
 
-kill -KILL $server
-wait $server 2>/dev/null || true
-stored=$(sqlite3 "$dir/bench.db" "SELECT COUNT(*) FROM webhook_inbox")
-jobs=$(sqlite3 "$dir/bench.db" "SELECT COUNT(*) FROM jobs")
-echo "durability: $acked acknowledged, $stored inbox rows and $jobs jobs after SIGKILL" \
-  "($([ "$stored" -ge "$acked" ] && echo ok || echo LOST))"
+# count SQL -> the number, from the backend just measured
+count() {
+  case $label in
+    sqlite) sqlite3 "$dir/bench.db" "$1" ;;
+    postgres) psql "$db_url" -XAtc "$1" ;;
+  esac
+}
+
+# measure BACKEND: one table and the durability check for that backend
+measure() {
+  label=$1
+  case $label in
+    sqlite)
+      db_url=sqlite:$dir/bench.db
+      what="SQLite WAL synchronous=$sync" ;;
+    postgres)
+      pgdir=$(mktemp -d)
+      db_url=$(taskset -c 0 bash scripts/postgres.sh start "$pgdir")
+      what="PostgreSQL $(psql "$db_url" -XAtc 'SHOW server_version' | cut -d' ' -f1) fsync=$(
+        psql "$db_url" -XAtc 'SHOW fsync') synchronous_commit=$(
+        psql "$db_url" -XAtc 'SHOW synchronous_commit') (Unix socket, CPU 0)" ;;
+    *) echo "unknown backend: $label (sqlite or postgres)"; exit 2 ;;
+  esac
+  start_server "$db_url"
+
+  echo "webhook intake, $(nproc) cores, server on CPU 0, wrk on CPU 1, ${secs}s per run,"
+  echo "$what, body $(wc -c < "$dir/body.json") bytes, HTTPS keep-alive"
+  printf '%-6s %12s %9s %9s   %12s %9s %9s   %7s\n' conns empty/s p50 p99 webhooks/s p50 p99 ratio
+  local acked=0 c e_rps e_p50 e_p99 w_rps w_p50 w_p99 w_total w_bad ratio
+  for c in $conns; do
+    read -r e_rps e_p50 e_p99 _ _ < <(run "$dir/empty.lua" "$c")
+    read -r w_rps w_p50 w_p99 w_total w_bad < <(run_intake "$c")
+    acked=$((acked + w_total - w_bad))
+    ratio=$(awk -v a="$w_rps" -v b="$e_rps" 'BEGIN {printf "%.0f%%", 100 * a / b}')
+    printf '%-6s %12s %9s %9s   %12s %9s %9s   %7s\n' "$c" "$e_rps" "$e_p50" "$e_p99" \
+      "$w_rps" "$w_p50" "$w_p99" "$ratio"
+    [ "$w_bad" = 0 ] || echo "  ($w_bad intake responses were not 2xx)"
+  done
+
+  kill -KILL "$server"
+  wait "$server" 2>/dev/null || true
+  server=""
+  local stored jobs
+  stored=$(count "SELECT COUNT(*) FROM webhook_inbox")
+  jobs=$(count "SELECT COUNT(*) FROM jobs")
+  echo "durability: $acked acknowledged, $stored inbox rows and $jobs jobs after SIGKILL" \
+    "($([ "$stored" -ge "$acked" ] && echo ok || echo LOST))"
+}
+
+first=1
+for b in $backends; do
+  [ "$first" = 1 ] || echo
+  first=0
+  measure "$b"
+done

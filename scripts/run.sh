@@ -32,6 +32,10 @@ DEV_MODE=1
 ENV
   umask 022
 fi
+# Shop tokens are stored encrypted with this key (dev.env files made before it existed get one).
+if ! grep -q '^TOKEN_ENCRYPTION_KEY=' var/dev.env; then
+  echo "TOKEN_ENCRYPTION_KEY=$(openssl rand -base64 32)" >> var/dev.env
+fi
 # The secret is read here only to sign the sample request below; it is never printed.
 secret=$(sed -n 's/^APP_API_SECRET=//p' var/dev.env)
 [ -z "${APP_API_SECRET:-}" ] || secret=$APP_API_SECRET
@@ -50,6 +54,11 @@ hmac=$(openssl dgst -sha256 -hmac "$secret" -binary < var/demo-order.json | base
 cat <<TRY
 
 Afterglow is starting on https://localhost:$port (dev certificate: add -k to curl, or --cacert var/dev-cert.pem).
+
+Merchant page: open the one-time "Development login" link printed just below
+(https://localhost:$port/admin?login=...) in your browser and accept the dev certificate.
+Each link works once; using it prints the next one here.
+
 Try, in another terminal:
 
   curl --cacert var/dev-cert.pem https://localhost:$port/readyz

@@ -5,13 +5,17 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates openssl curl procps
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev
-  catch2 sqlite3 wrk libpq-dev postgresql
+  catch2 sqlite3 wrk libpq-dev postgresql nodejs
+  chromium fonts-dejavu-core  # the merchant page's browser test (tests/browser/), headless
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# npm (manifests/ tests): Debian's package, unless the installed nodejs brings its own npm
+# (NodeSource's does, and it conflicts with Debian's).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages present"

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "plugin/core/catalog.h"
 #include "plugin/core/shop_store.h"
 
 namespace afterglow::webhooks {
@@ -457,6 +458,7 @@ Result<Outcome> handle_shop_redact(Tx& tx, const InboxEvent& event, const Clock&
   int64_t customers = AG_TRY(tx.exec("DELETE FROM customers WHERE shop_id = ?", id));
   AG_CHECK(tx.exec("DELETE FROM suppressions WHERE shop_id = ?", id));
   AG_CHECK(tx.exec("DELETE FROM data_exports WHERE shop_id = ?", id));
+  AG_CHECK(delete_shop_catalog(tx, shop.id));
   int64_t jobs = AG_TRY(tx.exec("DELETE FROM jobs WHERE shop_id = ?", id));
   int64_t deliveries = AG_TRY(tx.exec("DELETE FROM webhook_inbox WHERE shop_domain = ? AND id <> ?",
                                       {event.shop_domain, event.inbox_id}));

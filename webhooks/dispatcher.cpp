@@ -21,6 +21,14 @@ bool WebhookDispatcher::handles(const std::string& source, const std::string& to
   return handlers_.count({source, topic}) > 0;
 }
 
+std::vector<std::string> WebhookDispatcher::topics(const std::string& source) const {
+  std::vector<std::string> out;
+  for (const auto& [key, handler] : handlers_) {
+    if (key.first == source) out.push_back(key.second);
+  }
+  return out;  // the map is ordered by (source, topic), so this is sorted
+}
+
 Result<void> WebhookDispatcher::record_failure(int64_t inbox_id, const std::string& error,
                                                bool final) {
   return db_.write([&](Tx& tx) -> Result<void> {

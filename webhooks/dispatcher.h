@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "plugin/core/clock.h"
 #include "plugin/core/db.h"
@@ -47,6 +48,9 @@ class WebhookDispatcher {
 
   void on(const std::string& source, const std::string& topic, TopicHandler handler);
   bool handles(const std::string& source, const std::string& topic) const;
+  // The topics registered for `source`, sorted (`afterglow describe` lists them so the manifest
+  // test can hold shopify.app.toml to exactly this set).
+  std::vector<std::string> topics(const std::string& source) const;
 
   // The job handler for kProcessJobKind.
   Result<void> process(const Job& job);

@@ -2,6 +2,7 @@
 
 #include "webhooks/compliance.h"
 #include "webhooks/order_sync.h"
+#include "webhooks/product_sync.h"
 #include "webhooks/shop_lifecycle.h"
 
 namespace afterglow::webhooks {
@@ -13,6 +14,11 @@ void register_topic_handlers(WebhookDispatcher& dispatcher, JobQueue& queue, con
   for (const char* topic : {"orders/create", "orders/paid", "orders/updated"}) {
     dispatcher.on("shopify", topic,
                   [c](Tx& tx, const InboxEvent& ev) { return sync_order(tx, ev, *c); });
+  }
+  for (const char* topic : {"products/create", "products/update", "products/delete"}) {
+    dispatcher.on("shopify", topic, [c, q](Tx& tx, const InboxEvent& ev) {
+      return handle_product_webhook(tx, ev, *q, *c);
+    });
   }
   dispatcher.on("shopify", "app/uninstalled", [c, q](Tx& tx, const InboxEvent& ev) {
     return handle_app_uninstalled(tx, ev, *q, *c);

@@ -4,6 +4,7 @@
 //   customers/data_request -> an export for the merchant; customers/redact -> erase the
 //     customer's personal data (salted hashes of suppressed addresses survive);
 //   shop/redact -> delete all of the shop's data;
+//   products/create, products/update, products/delete -> the products cache (product_sync.h);
 //   stripe payment_intent.* -> stored for the checkout module.
 #pragma once
 

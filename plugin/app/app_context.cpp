@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "plugin/app/test_hooks.h"
 #include "plugin/core/crypto.h"
 #include "plugin/core/migrations.h"
 #include "webhooks/inbox.h"
@@ -43,6 +44,9 @@ Result<std::unique_ptr<AppContext>> build_app(const Config& config, const Clock&
   webhooks::WebhookDispatcher* dispatcher = app->dispatcher.get();
   app->handlers.add(webhooks::kProcessJobKind,
                     [dispatcher](const Job& job) { return dispatcher->process(job); });
+  register_test_hooks(config, app->handlers);  // only with AFTERGLOW_TEST_HOOKS=1
+  app->platform = AG_TRY(build_platform_services(config, *app->db, clock));
+  register_platform_jobs(*app->platform, app->handlers);
 
   JobQueue* queue = app->queue.get();
   app->metrics.add_collector(

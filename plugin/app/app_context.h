@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "plugin/app/platform_services.h"
 #include "plugin/core/clock.h"
 #include "plugin/core/config.h"
 #include "plugin/core/db.h"
@@ -21,6 +22,7 @@ struct AppContext {
   std::unique_ptr<JobQueue> queue;
   Metrics metrics;
   std::unique_ptr<webhooks::WebhookDispatcher> dispatcher;
+  std::unique_ptr<PlatformServices> platform;  // tokens, Admin API client, catalog sync
   JobHandlers handlers;
 
   AppContext(Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}

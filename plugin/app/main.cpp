@@ -1,4 +1,4 @@
-// afterglow serve | worker [--drain] | migrate | jobs [--retry ID] | seed-demo
+// afterglow serve | worker [--drain] | migrate | jobs [--retry ID] | seed-demo | describe
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 
 #include "plugin/app/app_context.h"
 #include "plugin/app/demo_seed.h"
+#include "plugin/app/describe.h"
 #include "plugin/app/server.h"
 #include "plugin/core/log.h"
 #include "plugin/core/migrations.h"
@@ -25,7 +26,8 @@ int usage() {
                "  worker [--drain]   job workers only; --drain runs due jobs and exits\n"
                "  migrate            apply pending schema migrations\n"
                "  jobs [--retry ID]  queue counts by state and dead jobs; requeue one\n"
-               "  seed-demo          create the demo shop and sample data (development)\n");
+               "  seed-demo          create the demo shop and sample data (development)\n"
+               "  describe           JSON: handled webhook topics and required scopes\n");
   return 2;
 }
 
@@ -79,6 +81,7 @@ int serve(const std::string& file) {
   WorkerPool workers(*a.queue, a.handlers, a.metrics, app::worker_options(a, a.config.workers));
   app::Server server(a.config, *a.db, *a.queue, a.clock, a.metrics,
                      [&workers] { workers.notify(); });
+  server.set_platform(a.platform.get());
   auto ports = server.bind();
   if (!ports) return die(ports.error());
   workers.start();
@@ -214,5 +217,9 @@ int main(int argc, char** argv) {
   if (cmd == "migrate" && rest.empty()) return migrate_cmd(config_file);
   if (cmd == "jobs") return jobs_cmd(config_file, rest);
   if (cmd == "seed-demo" && rest.empty()) return seed_cmd(config_file);
+  if (cmd == "describe" && rest.empty()) {
+    std::printf("%s\n", app::describe_json().c_str());  // no config, database or secret needed
+    return 0;
+  }
   return usage();
 }

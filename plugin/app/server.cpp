@@ -10,6 +10,8 @@
 #include "plugin/core/http_reply.h"
 #include "plugin/core/log.h"
 #include "plugin/core/migrations.h"
+#include "plugin/app/admin_api.h"
+#include "plugin/app/install_routes.h"
 #include "webhooks/routes.h"
 
 namespace afterglow::app {
@@ -27,10 +29,20 @@ void begin_request() {
 // Routes are labelled by pattern, never by raw path, so metrics stay bounded.
 std::string route_label(const httplib::Request& req) {
   static const char* kKnown[] = {"/healthz", "/readyz", "/metrics", "/webhooks/shopify",
-                                 "/webhooks/stripe", "/bench/empty"};
+                                 "/webhooks/stripe", "/bench/empty", "/", "/auth/install",
+                                 "/auth/callback"};
   for (const char* k : kKnown) {
     if (req.path == k) return k;
   }
+  // The admin API by resource ("/api/admin/offers"), never by id, so labels stay bounded.
+  if (req.path.starts_with("/api/admin/")) {
+    std::string resource = req.path.substr(11, req.path.find('/', 11) - 11);
+    for (const char* r : {"offers", "flows", "settings", "inbox", "jobs", "exports", "session",
+                          "dev-login"}) {
+      if (resource == r) return "/api/admin/" + resource;
+    }
+  }
+  if (req.path == "/admin" || req.path.starts_with("/admin/")) return "/admin";
   return "other";
 }
 
@@ -46,9 +58,13 @@ struct Server::Impl {
   std::unique_ptr<httplib::SSLServer> https;
   std::unique_ptr<httplib::Server> http;
   std::thread http_thread;
+  std::unique_ptr<AdminRoutes> admin;  // one for both listeners: it holds the dev login code
+  PlatformServices* platform = nullptr;  // set_platform
+  std::unique_ptr<InstallRoutes> install;  // one for both listeners
 
   Impl(const Config& c, Db& d, JobQueue& q, const Clock& cl, Metrics& m, std::function<void()> cb)
-      : config(c), db(d), queue(q), clock(cl), metrics(m), on_accepted_work(std::move(cb)) {}
+      : config(c), db(d), queue(q), clock(cl), metrics(m), on_accepted_work(std::move(cb)),
+        admin(std::make_unique<AdminRoutes>(c, d, q, cl)) {}
 
   void configure(httplib::Server& s) {
     s.set_tcp_nodelay(true);  // without it every keep-alive response waits ~40 ms (cpp.md §2.2)
@@ -170,6 +186,12 @@ struct Server::Impl {
     webhooks::WebhookRoutesConfig wh{config.api_secret, config.api_secret_previous,
                                      config.stripe_webhook_secret};
     webhooks::mount_webhook_routes(s, wh, db, queue, clock, metrics, on_accepted_work);
+    admin->mount(s);
+    if (!install) {
+      install = std::make_unique<InstallRoutes>(config, db, queue, clock, platform,
+                                                on_accepted_work);
+    }
+    install->mount(s);
   }
 };
 
@@ -183,6 +205,8 @@ Server::Server(const Config& config, Db& db, JobQueue& queue, const Clock& clock
 }
 
 Server::~Server() { stop(); }
+
+void Server::set_platform(PlatformServices* platform) { impl_->platform = platform; }
 
 Result<std::pair<int, int>> Server::bind() {
   int https_port = -1, http_port = -1;

@@ -13,6 +13,8 @@
 
 namespace afterglow::app {
 
+struct PlatformServices;
+
 class Server {
  public:
   // `on_accepted_work` is called after a request enqueued work (wakes local workers).
@@ -20,6 +22,9 @@ class Server {
          std::function<void()> on_accepted_work);
   ~Server();
 
+  // The platform services the install routes (/auth/install, /auth/callback) use; call before
+  // bind(). Without it those routes answer 503.
+  void set_platform(PlatformServices* platform);
   // Binds the listeners; returns the bound ports (https, http; -1 for one that is off).
   Result<std::pair<int, int>> bind();
   // Serves until stop(); blocks. Call after bind().

@@ -100,6 +100,7 @@ Result<Config> load_config(const std::map<std::string, std::string>& env,
   str("TLS_CERT", c.tls_cert);
   str("TLS_KEY", c.tls_key);
   str("PLATFORM_API_BASE", c.platform_api_base);
+  str("PLATFORM_CA_FILE", c.platform_ca_file);
   str("STRIPE_SECRET_KEY", c.stripe_secret_key);
   str("STRIPE_API_BASE", c.stripe_api_base);
   str("STRIPE_WEBHOOK_SECRET", c.stripe_webhook_secret);
@@ -123,6 +124,7 @@ Result<Config> load_config(const std::map<std::string, std::string>& env,
   c.ready_fd = AG_TRY(parse_int(kv, "READY_FD", c.ready_fd, 3, 1 << 20));
   c.dev_mode = truthy(kv, "DEV_MODE");
   c.bench_routes = truthy(kv, "BENCH_ROUTES");
+  c.test_hooks = truthy(kv, "AFTERGLOW_TEST_HOOKS");
 
   log::Level level;
   if (!log::parse_level(c.log_level, &level)) {
@@ -135,6 +137,10 @@ Result<Config> load_config(const std::map<std::string, std::string>& env,
   }
   if (c.sqlite_synchronous != "FULL" && c.sqlite_synchronous != "NORMAL") {
     return fail(ErrorCode::kInvalidArgument, "SQLITE_SYNCHRONOUS must be FULL or NORMAL");
+  }
+  if (!c.platform_api_base.empty() && c.platform_api_base.rfind("https://", 0) != 0 &&
+      c.platform_api_base.rfind("http://", 0) != 0) {
+    return fail(ErrorCode::kInvalidArgument, "PLATFORM_API_BASE must be an http(s):// URL");
   }
   if (!c.stripe_webhook_secret.empty() && c.stripe_webhook_secret.rfind("whsec_", 0) != 0) {
     return fail(ErrorCode::kInvalidArgument, "STRIPE_WEBHOOK_SECRET must start with whsec_");

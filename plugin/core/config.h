@@ -32,7 +32,10 @@ struct Config {
   int http_threads = 16;            // connection threads of the HTTP server
   int64_t max_body_bytes = 1 << 20;
   std::string sqlite_synchronous = "FULL";  // FULL: an acknowledged webhook survives power loss
+  // PLATFORM_API_BASE: where shops' OAuth and Admin API endpoints live; "" = https://{shop}.
+  // When set, requests go to {base}/{shop}/admin/... (tests point it at a fake platform).
   std::string platform_api_base;
+  std::string platform_ca_file;     // PLATFORM_CA_FILE: extra CA bundle for outbound HTTPS
   std::string stripe_secret_key, stripe_api_base = "https://api.stripe.com",
                                  stripe_webhook_secret;
   std::string smtp_url, mail_from;
@@ -41,6 +44,9 @@ struct Config {
   std::string log_level = "info";
   bool dev_mode = false;            // DEV_MODE=1, set by the run command only
   bool bench_routes = false;        // BENCH_ROUTES=1 mounts POST /bench/empty (load tests)
+  // AFTERGLOW_TEST_HOOKS=1: registers test-only job kinds (plugin/app/test_hooks.h). For the
+  // integration tests only; never set it in a deployment.
+  bool test_hooks = false;
   int ready_fd = -1;                // READY_FD: the bound ports are written here, then closed
 
   // A one-line summary naming the keys that are set, with secret values masked.

@@ -9,6 +9,9 @@
 // Work happens inside transact(): the callback gets a Tx valid only during the call; returning
 // an error (or throwing) rolls back, returning success commits. Write transactions take the
 // database's write lock up front (SQLite: BEGIN IMMEDIATE), so read-then-write is safe.
+// A failed statement ends the transaction's usefulness: return its error. (PostgreSQL aborts the
+// whole transaction at the first error; if the callback goes on and returns success anyway, the
+// PostgreSQL driver rolls back and returns that first error. SQLite undoes only the statement.)
 // A Db is safe to use from many threads at once.
 #pragma once
 

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "plugin/core/log.h"
@@ -137,9 +138,19 @@ class PgTx final : public Tx {
     return {};
   }
 
+  // The first statement error of this transaction, if any.
+  const std::optional<Error>& first_error() const { return first_error_; }
+
  private:
   Result<void> run(std::string_view sql, const Params& params, std::vector<Row>* rows,
                    int64_t* changed) {
+    auto r = run_once(sql, params, rows, changed);
+    if (!r && !first_error_) first_error_ = r.error();
+    return r;
+  }
+
+  Result<void> run_once(std::string_view sql, const Params& params, std::vector<Row>* rows,
+                        int64_t* changed) {
     std::vector<Oid> types(params.size(), 0);
     std::vector<std::string> texts(params.size());
     std::vector<const char*> values(params.size(), nullptr);
@@ -185,6 +196,7 @@ class PgTx final : public Tx {
   }
 
   Connection& conn_;
+  std::optional<Error> first_error_;
 };
 
 Result<std::unique_ptr<Connection>> connect(const std::string& url) {
@@ -261,8 +273,10 @@ class PostgresDb final : public Db {
   Result<void> transact(TxKind kind, const std::function<Result<void>(Tx&)>& fn) override {
     auto conn = AG_TRY(acquire());
     auto begin = conn->simple(kind == TxKind::kWrite ? "BEGIN" : "BEGIN READ ONLY");
-    if (!begin && conn->broken()) {
-      // Found dead before anything ran (server restart, idle timeout): one fresh try is safe.
+    // Found dead before anything ran (server restart, idle timeout, terminated backends): trying
+    // again is safe. After a restart every idle connection of the pool is dead, so keep going
+    // until they are all replaced; the last try gets a freshly opened connection.
+    for (int tries = 0; !begin && conn->broken() && tries < options_.pool_size; ++tries) {
       discard(std::move(conn));
       conn = AG_TRY(acquire());
       begin = conn->simple(kind == TxKind::kWrite ? "BEGIN" : "BEGIN READ ONLY");
@@ -282,6 +296,13 @@ class PostgresDb final : public Db {
     }
     if (!r) {
       (void)conn->simple("ROLLBACK");
+    } else if (PQtransactionStatus(conn->handle()) == PQTRANS_INERROR) {
+      // The callback went on after a failed statement. PostgreSQL aborted the transaction there,
+      // and COMMIT would quietly answer ROLLBACK: report the failure, not a success that
+      // committed nothing. (SQLite undoes only the failed statement; code must not rely on it.)
+      (void)conn->simple("ROLLBACK");
+      r = std::unexpected(tx.first_error().value_or(
+          Error{ErrorCode::kInternal, "transaction aborted by an earlier statement"}));
     } else {
       r = conn->simple("COMMIT");
     }

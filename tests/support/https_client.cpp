@@ -210,6 +210,16 @@ HttpResponse HttpsClient::post(std::string_view path, std::string_view body,
   return perform(path, headers);
 }
 
+HttpResponse HttpsClient::send(std::string_view method, std::string_view path,
+                               std::string_view body, const Headers& headers) {
+  CURL* c = static_cast<CURL*>(curl_);
+  std::string m(method);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m.c_str());
+  HttpResponse res = post(path, body, headers);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);  // later calls use their own method
+  return res;
+}
+
 HttpResponse HttpsClient::post_chunked(std::string_view path, std::string_view body,
                                        const Headers& headers) {
   CURL* c = static_cast<CURL*>(curl_);

@@ -43,6 +43,9 @@ class HttpsClient {
   HttpResponse get(std::string_view path, const Headers& headers = {});
   // POST with Content-Length. `Expect: 100-continue` is never sent.
   HttpResponse post(std::string_view path, std::string_view body, const Headers& headers = {});
+  // Any method (PUT, DELETE, PATCH, …) with `body` sent with Content-Length (empty allowed).
+  HttpResponse send(std::string_view method, std::string_view path, std::string_view body,
+                    const Headers& headers = {});
   // POST with `Transfer-Encoding: chunked` and no Content-Length.
   HttpResponse post_chunked(std::string_view path, std::string_view body,
                             const Headers& headers = {});

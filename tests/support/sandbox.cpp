@@ -9,7 +9,9 @@
 namespace afterglow::testing {
 
 Sandbox::Sandbox()
-    : cert_(make_dev_certificate(dir_.path())),
+    : postgres_(testing_postgres() ? std::make_unique<TestPostgresDatabase>() : nullptr),
+      database_url_(postgres_ ? postgres_->url() : "sqlite:" + dir_.file("afterglow.db")),
+      cert_(make_dev_certificate(dir_.path())),
       api_secret_("shpss_" + crypto::random_hex(16)),
       stripe_secret_("whsec_" + crypto::random_hex(16)) {}
 

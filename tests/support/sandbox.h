@@ -1,7 +1,9 @@
 // Everything needed to run the real binary hermetically, and a running server on top of it.
 //
-//   Sandbox     a temp directory with a dev certificate, a database path and fresh random
-//               secrets; env() is the environment for `afterglow serve|worker|jobs`.
+//   Sandbox     a temp directory with a dev certificate, a fresh database on the backend under
+//               test (a SQLite file in the directory, or with AFTERGLOW_TEST_BACKEND=postgres a
+//               new PostgreSQL database, see test_backend.h) and fresh random secrets; env() is
+//               the environment for `afterglow serve|worker|jobs`.
 //   RunningApp  a Sandbox plus `afterglow serve` on free ports, with the helpers tests reach for:
 //               signed deliveries, `worker --drain`, `jobs`, and the database.
 //
@@ -18,6 +20,7 @@
 #include "tests/support/process.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_backend.h"
 #include "tests/support/webhook_signing.h"
 
 namespace afterglow::testing {
@@ -28,8 +31,8 @@ class Sandbox {
 
   const TempDir& dir() const { return dir_; }
   const DevCertificate& cert() const { return cert_; }
-  std::string database_path() const { return dir_.file("afterglow.db"); }
-  std::string database_url() const { return "sqlite:" + database_path(); }
+  // DATABASE_URL: "sqlite:<dir>/afterglow.db", or the PostgreSQL database's URL.
+  const std::string& database_url() const { return database_url_; }
   std::string log_path() const { return dir_.file("server.log"); }
   const std::string& api_secret() const { return api_secret_; }
   const std::string& stripe_webhook_secret() const { return stripe_secret_; }
@@ -40,6 +43,8 @@ class Sandbox {
 
  private:
   TempDir dir_;
+  std::unique_ptr<TestPostgresDatabase> postgres_;  // when testing_postgres()
+  std::string database_url_;
   DevCertificate cert_;
   std::string api_secret_;
   std::string stripe_secret_;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "plugin/core/crypto.h"
+#include "tests/support/temp_dir.h"
 
 namespace afterglow::testing {
 namespace {
@@ -64,6 +65,24 @@ TestPostgresDatabase::~TestPostgresDatabase() {
   } catch (...) {
     // A leftover database in a throwaway server is harmless; never throw from a destructor.
   }
+}
+
+TestDatabase::TestDatabase() {
+  if (testing_postgres()) {
+    postgres_ = std::make_unique<TestPostgresDatabase>();
+    url_ = postgres_->url();
+  } else {
+    dir_ = std::make_unique<TempDir>("afterglow-db");
+    url_ = "sqlite:" + dir_->file("test.db");
+  }
+}
+
+TestDatabase::~TestDatabase() = default;
+
+std::unique_ptr<Db> TestDatabase::open(const DbOptions& options) const {
+  auto db = open_database(url_, options);
+  if (!db) throw std::runtime_error("open " + url_ + ": " + db.error().message);
+  return std::move(*db);
 }
 
 }  // namespace afterglow::testing

@@ -1,11 +1,14 @@
-// Which database the tests run against, and a fresh PostgreSQL database per test.
+// Which database the tests run against, and a fresh database per test.
 //
 // scripts/test.sh starts a throwaway PostgreSQL server and exports AFTERGLOW_TEST_POSTGRES_URL
-// (a libpq URI of its maintenance database). ctest runs each test executable once as is
-// (SQLite) and once with AFTERGLOW_TEST_BACKEND=postgres.
+// (a libpq URI of its maintenance database). ctest runs the database tests once as they are
+// (SQLite) and once more with AFTERGLOW_TEST_BACKEND=postgres (see tests/CMakeLists.txt).
 #pragma once
 
+#include <memory>
 #include <string>
+
+#include "plugin/core/db.h"
 
 namespace afterglow::testing {
 
@@ -29,6 +32,31 @@ class TestPostgresDatabase {
  private:
   std::string admin_url_;
   std::string name_;
+  std::string url_;
+};
+
+class TempDir;
+
+// A fresh, empty database on the backend under test: a SQLite file in a temporary directory of
+// its own, or (testing_postgres()) a new TestPostgresDatabase. Both go when this object dies, so
+// close every Db opened on it first (declare it before them). Throws std::runtime_error when the
+// database cannot be made.
+class TestDatabase {
+ public:
+  TestDatabase();
+  ~TestDatabase();
+  TestDatabase(const TestDatabase&) = delete;
+  TestDatabase& operator=(const TestDatabase&) = delete;
+
+  // DATABASE_URL: "sqlite:/tmp/…/test.db" or "postgres:///t_…?host=…".
+  const std::string& url() const { return url_; }
+  bool postgres() const { return postgres_ != nullptr; }
+  // A new Db (its own pool) on url(); throws std::runtime_error on failure.
+  std::unique_ptr<Db> open(const DbOptions& options = {}) const;
+
+ private:
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<TestPostgresDatabase> postgres_;
   std::string url_;
 };
 

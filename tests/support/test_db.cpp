@@ -63,24 +63,37 @@ int64_t exec_sql(Db& db, std::string_view sql, const Params& params) {
 }
 
 std::string Trace::describe() const {
-  return table + "." + column + " (rowid " + std::to_string(rowid) + ")";
+  return table + "." + column + " (id " + std::to_string(id) + ")";
 }
 
 std::vector<std::string> table_names(Db& db) {
+  const char* sql =
+      db.dialect() == "postgres"
+          ? "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+          : "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name";
   std::vector<std::string> out;
-  for (const Row& r : query_rows(db,
-                                 "SELECT name FROM sqlite_master WHERE type = 'table' "
-                                 "AND name NOT LIKE 'sqlite_%' ORDER BY name")) {
-    out.push_back(r.text(0));
-  }
+  for (const Row& r : query_rows(db, sql)) out.push_back(r.text(0));
   return out;
 }
 
-std::vector<Trace> find_everywhere(Db& db, std::string_view needle) {
+std::vector<std::string> column_names(Db& db, const std::string& table) {
+  const char* sql = db.dialect() == "postgres"
+                        ? "SELECT column_name FROM information_schema.columns WHERE table_schema "
+                          "= current_schema() AND table_name = ? ORDER BY ordinal_position"
+                        : "SELECT name FROM pragma_table_info(?) ORDER BY cid";
+  std::vector<std::string> out;
+  for (const Row& r : query_rows(db, sql, {table})) out.push_back(r.text(0));
+  return out;
+}
+
+namespace {
+
+std::vector<Trace> find_everywhere_sqlite(Db& db, std::string_view needle) {
   std::vector<Trace> hits;
   for (const std::string& table : table_names(db)) {
-    for (const Row& col : query_rows(db, "SELECT name FROM pragma_table_info(?)", {table})) {
-      std::string column = col.text(0);
+    for (const std::string& column : column_names(db, table)) {
       // instr() on CAST(... AS BLOB) is byte-exact and case-sensitive; numbers are cast too.
       std::string sql = "SELECT rowid FROM " + quote_ident(table) + " WHERE instr(CAST(" +
                         quote_ident(column) + " AS BLOB), CAST(? AS BLOB)) > 0";
@@ -90,6 +103,38 @@ std::vector<Trace> find_everywhere(Db& db, std::string_view needle) {
     }
   }
   return hits;
+}
+
+std::vector<Trace> find_everywhere_postgres(Db& db, std::string_view needle) {
+  std::vector<Trace> hits;
+  // PostgreSQL has no rowid: report the id column where the table has one.
+  std::vector<Row> columns = query_rows(
+      db,
+      "SELECT c.table_name, c.column_name, EXISTS (SELECT 1 FROM information_schema.columns i "
+      "WHERE i.table_schema = c.table_schema AND i.table_name = c.table_name AND "
+      "i.column_name = 'id') FROM information_schema.columns c JOIN information_schema.tables t "
+      "ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
+      "WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND "
+      "c.data_type IN ('text', 'character varying', 'character', 'json', 'jsonb') "
+      "ORDER BY c.table_name, c.ordinal_position");
+  for (const Row& c : columns) {
+    std::string table = c.text(0), column = c.text(1);
+    std::string id = c.i64(2) != 0 ? "id" : "0";
+    // strpos() is byte-exact and case-sensitive, like instr() on SQLite.
+    std::string sql = "SELECT " + id + " FROM " + quote_ident(table) + " WHERE strpos(" +
+                      quote_ident(column) + "::text, ?) > 0";
+    for (const Row& r : query_rows(db, sql, {std::string(needle)})) {
+      hits.push_back({table, column, r.i64(0)});
+    }
+  }
+  return hits;
+}
+
+}  // namespace
+
+std::vector<Trace> find_everywhere(Db& db, std::string_view needle) {
+  return db.dialect() == "postgres" ? find_everywhere_postgres(db, needle)
+                                    : find_everywhere_sqlite(db, needle);
 }
 
 int64_t seed_installed_shop(Db& db, const std::string& domain) {

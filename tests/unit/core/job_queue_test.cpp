@@ -1,13 +1,12 @@
-// plugin/core/job_queue against a real SQLite file and a ManualClock: backoff schedule, dead
-// letters, lease fencing, unique keys, transactional enqueue, due times, release/retry/cancel,
-// concurrent claims, pruning.
+// plugin/core/job_queue against a real database (SQLite, and PostgreSQL in that pass) and a
+// ManualClock: backoff schedule, dead letters, lease fencing, unique keys, transactional enqueue,
+// due times, release/retry/cancel, concurrent claims, pruning.
 #include "plugin/core/job_queue.h"
 
 #include <catch2/catch.hpp>
 
-#include <stdlib.h>
-
-#include <filesystem>
+#include <latch>
+#include <numeric>
 #include <set>
 #include <string>
 #include <thread>
@@ -15,6 +14,7 @@
 
 #include "plugin/core/db.h"
 #include "plugin/core/migrations.h"
+#include "tests/support/test_backend.h"
 
 namespace afterglow {
 namespace {
@@ -23,27 +23,16 @@ using namespace std::chrono_literals;
 
 constexpr int64_t kStartMs = 1'700'000'000'000;
 
-// A migrated SQLite database in a fresh temporary directory, removed afterwards.
+// A migrated, empty database on the backend under test (tests/support/test_backend.h).
 class TempDb {
  public:
-  TempDb() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ag-jobq-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    dir_ = tmpl;
-    auto db = open_database("sqlite:" + (dir_ / "test.db").string());
-    REQUIRE(db);
-    db_ = std::move(*db);
-    REQUIRE(migrate(*db_));
-  }
-  ~TempDb() {
-    db_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  TempDb() : db_(database_.open()) { REQUIRE(migrate(*db_)); }
   Db& db() { return *db_; }
+  // Another Db on the same database, with a pool of its own: what a second process would have.
+  std::unique_ptr<Db> open_another() { return database_.open(); }
 
  private:
-  std::filesystem::path dir_;
+  testing::TestDatabase database_;  // outlives db_
   std::unique_ptr<Db> db_;
 };
 
@@ -164,7 +153,7 @@ TEST_CASE("job queue: backoff before jitter doubles from base and is capped at m
 }
 
 TEST_CASE("job queue: each retry waits the capped doubling delay scaled within the jitter bounds",
-          "[jobs]") {
+          "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, policy(10s, 80s, 0.2), 42);
@@ -184,7 +173,7 @@ TEST_CASE("job queue: each retry waits the capped doubling delay scaled within t
 }
 
 TEST_CASE("job queue: without jitter the delays are exactly base, 2*base, ... up to max",
-          "[jobs]") {
+          "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, policy(1s, 5s, 0.0), 7);
@@ -193,7 +182,7 @@ TEST_CASE("job queue: without jitter the delays are exactly base, 2*base, ... up
         std::vector<int64_t>{1'000, 2'000, 4'000, 5'000, 5'000});
 }
 
-TEST_CASE("job queue: the same seed gives the same retry schedule", "[jobs]") {
+TEST_CASE("job queue: the same seed gives the same retry schedule", "[jobs][db]") {
   auto schedule = [](uint64_t seed) {
     TempDb t;
     ManualClock clock(kStartMs);
@@ -207,7 +196,7 @@ TEST_CASE("job queue: the same seed gives the same retry schedule", "[jobs]") {
 }
 
 TEST_CASE("job queue: a job that fails max_attempts times is dead and keeps its last error",
-          "[jobs]") {
+          "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, policy(1s, 10s), 3);
@@ -237,7 +226,7 @@ TEST_CASE("job queue: a job that fails max_attempts times is dead and keeps its 
   CHECK(q.counts_by_state()->at("dead") == 1);
 }
 
-TEST_CASE("job queue: a permanent failure is dead at once", "[jobs]") {
+TEST_CASE("job queue: a permanent failure is dead at once", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -251,7 +240,7 @@ TEST_CASE("job queue: a permanent failure is dead at once", "[jobs]") {
 
 TEST_CASE("job queue: after the lease expires another worker claims the job and the first "
           "worker's calls are fenced off",
-          "[jobs]") {
+          "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -285,7 +274,7 @@ TEST_CASE("job queue: after the lease expires another worker claims the job and 
   CHECK(q.complete(second).value() == false);  // completing twice changes nothing
 }
 
-TEST_CASE("job queue: extending the lease keeps other workers away", "[jobs]") {
+TEST_CASE("job queue: extending the lease keeps other workers away", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -299,7 +288,7 @@ TEST_CASE("job queue: extending the lease keeps other workers away", "[jobs]") {
   CHECK(q.complete(job).value());
 }
 
-TEST_CASE("job queue: a job whose leases keep expiring goes dead after max_attempts", "[jobs]") {
+TEST_CASE("job queue: a job whose leases keep expiring goes dead after max_attempts", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -315,7 +304,7 @@ TEST_CASE("job queue: a job whose leases keep expiring goes dead after max_attem
   CHECK_THAT(*row.last_error, Catch::Contains("lease expired"));
 }
 
-TEST_CASE("job queue: a second enqueue with the same unique key returns nullopt", "[jobs]") {
+TEST_CASE("job queue: a second enqueue with the same unique key returns nullopt", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -336,7 +325,38 @@ TEST_CASE("job queue: a second enqueue with the same unique key returns nullopt"
   CHECK(enqueue_ok(q, spec()) != enqueue_ok(q, spec()));
 }
 
-TEST_CASE("job queue: an enqueue inside a rolled-back transaction leaves no job", "[jobs]") {
+TEST_CASE("job queue: the same unique key enqueued at once through two separate pools makes one "
+          "job",
+          "[jobs][db]") {
+  TempDb t;
+  std::unique_ptr<Db> other = t.open_another();
+  ManualClock clock(kStartMs);
+  JobQueue q1(t.db(), clock, {}, 3), q2(*other, clock, {}, 4);
+  JobSpec s = spec();
+  s.unique_key = "webhook:77";
+  constexpr int kThreads = 8;
+  std::latch start(kThreads);
+  std::vector<int> made(kThreads, 0), errors(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      JobQueue& q = i % 2 == 0 ? q1 : q2;  // half the threads on each pool
+      start.arrive_and_wait();
+      auto id = q.enqueue(s);
+      if (!id) {
+        ++errors[i];
+      } else if (id->has_value()) {
+        ++made[i];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(errors == std::vector<int>(kThreads, 0));
+  CHECK(std::accumulate(made.begin(), made.end(), 0) == 1);
+  CHECK(job_count(t.db()) == 1);
+}
+
+TEST_CASE("job queue: an enqueue inside a rolled-back transaction leaves no job", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -357,7 +377,7 @@ TEST_CASE("job queue: an enqueue inside a rolled-back transaction leaves no job"
   CHECK(q.enqueue(s)->has_value());
 }
 
-TEST_CASE("job queue: a job is not claimed before the clock reaches its run_at", "[jobs]") {
+TEST_CASE("job queue: a job is not claimed before the clock reaches its run_at", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -373,7 +393,7 @@ TEST_CASE("job queue: a job is not claimed before the clock reaches its run_at",
   CHECK_FALSE(q.next_due_ms().value().has_value());
 }
 
-TEST_CASE("job queue: claims respect the queue name and priority", "[jobs]") {
+TEST_CASE("job queue: claims respect the queue name and priority", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -392,7 +412,7 @@ TEST_CASE("job queue: claims respect the queue name and priority", "[jobs]") {
   CHECK(claim_one(q, "w", 60s, "email").kind == "other");
 }
 
-TEST_CASE("job queue: release gives the attempt back and makes the job claimable", "[jobs]") {
+TEST_CASE("job queue: release gives the attempt back and makes the job claimable", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -411,7 +431,7 @@ TEST_CASE("job queue: release gives the attempt back and makes the job claimable
   CHECK(again.attempt == 1);
 }
 
-TEST_CASE("job queue: retry revives a dead job with a fresh attempt budget", "[jobs]") {
+TEST_CASE("job queue: retry revives a dead job with a fresh attempt budget", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -435,7 +455,7 @@ TEST_CASE("job queue: retry revives a dead job with a fresh attempt budget", "[j
   CHECK(q.retry(id + 1000).value() == false);  // no such job
 }
 
-TEST_CASE("job queue: cancel_shop_jobs cancels only that shop's scheduled jobs", "[jobs]") {
+TEST_CASE("job queue: cancel_shop_jobs cancels only that shop's scheduled jobs", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -480,7 +500,7 @@ TEST_CASE("job queue: cancel_shop_jobs cancels only that shop's scheduled jobs",
   CHECK(q.complete(run).value());
 }
 
-TEST_CASE("job queue: concurrent claimers from 500 jobs claim each job exactly once", "[jobs]") {
+TEST_CASE("job queue: concurrent claimers from 500 jobs claim each job exactly once", "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);
@@ -537,7 +557,7 @@ TEST_CASE("job queue: concurrent claimers from 500 jobs claim each job exactly o
 }
 
 TEST_CASE("job queue: prune_finished deletes done and cancelled jobs finished before the cutoff",
-          "[jobs]") {
+          "[jobs][db]") {
   TempDb t;
   ManualClock clock(kStartMs);
   JobQueue q(t.db(), clock, {}, 3);

@@ -1,5 +1,6 @@
-// plugin/core/sqlite_db through the Db interface: transactions commit or roll back as a whole,
-// exceptions propagate after a rollback, constraint errors map to kConflict, values round-trip.
+// What only the SQLite driver does (plugin/core/sqlite_db): it refuses in-memory databases, keeps
+// text byte for byte, checks the parameter count itself, and drops the row-lock clauses SQLite
+// has no use for. The Db contract both drivers keep is tested in db_test.cpp.
 #include "plugin/core/db.h"
 
 #include <catch2/catch.hpp>
@@ -8,8 +9,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <limits>
-#include <stdexcept>
 #include <string>
 
 namespace afterglow {
@@ -35,16 +34,6 @@ class TempDb {
     std::filesystem::remove_all(dir_, ec);
   }
   Db& db() { return *db_; }
-  std::filesystem::path dir() const { return dir_; }
-
-  int64_t count() {
-    int64_t n = -1;
-    REQUIRE(db_->read([&](Tx& tx) -> Result<void> {
-      n = AG_TRY(tx.query_one("SELECT COUNT(*) FROM items"))->i64(0);
-      return {};
-    }));
-    return n;
-  }
 
  private:
   std::filesystem::path dir_;
@@ -56,116 +45,7 @@ Result<void> insert(Tx& tx, const std::string& key, DbValue n = std::monostate{}
   return {};
 }
 
-TEST_CASE("sqlite: a successful callback commits every statement", "[sqlite]") {
-  TempDb t;
-  REQUIRE(t.db().write([&](Tx& tx) -> Result<void> {
-    AG_CHECK(insert(tx, "a"));
-    AG_CHECK(insert(tx, "b"));
-    auto changed = AG_TRY(tx.exec("UPDATE items SET n = 5"));
-    if (changed != 2) return fail(ErrorCode::kInternal, "expected two rows changed");
-    return {};
-  }));
-  CHECK(t.count() == 2);
-  CHECK(t.db().dialect() == "sqlite");
-}
-
-TEST_CASE("sqlite: a callback error rolls back the whole transaction and is returned", "[sqlite]") {
-  TempDb t;
-  auto r = t.db().write([&](Tx& tx) -> Result<void> {
-    AG_CHECK(insert(tx, "a"));
-    AG_CHECK(insert(tx, "b"));
-    return fail(ErrorCode::kForbidden, "not allowed after all");
-  });
-  REQUIRE_FALSE(r);
-  CHECK(r.error().code == ErrorCode::kForbidden);
-  CHECK(r.error().message == "not allowed after all");
-  CHECK(t.count() == 0);
-}
-
-TEST_CASE("sqlite: a thrown exception rolls back and propagates to the caller", "[sqlite]") {
-  TempDb t;
-  CHECK_THROWS_WITH(t.db().write([&](Tx& tx) -> Result<void> {
-    AG_CHECK(insert(tx, "a"));
-    throw std::runtime_error("handler bug");
-  }),
-                    "handler bug");
-  CHECK(t.count() == 0);
-  // The database is still usable, and the key the aborted write used is free.
-  REQUIRE(t.db().write([&](Tx& tx) { return insert(tx, "a"); }));
-  CHECK(t.count() == 1);
-}
-
-TEST_CASE("sqlite: many thrown exceptions do not use up the connection pool", "[sqlite]") {
-  TempDb t;
-  // More throws than the pool holds connections: each must give its connection back.
-  for (int i = 0; i < 40; ++i) {
-    CHECK_THROWS_AS(t.db().write([&](Tx&) -> Result<void> { throw std::logic_error("bug"); }),
-                    std::logic_error);
-    CHECK_THROWS_AS(t.db().read([&](Tx&) -> Result<void> { throw std::logic_error("bug"); }),
-                    std::logic_error);
-  }
-  REQUIRE(t.db().write([&](Tx& tx) { return insert(tx, "after"); }));
-  CHECK(t.count() == 1);
-}
-
-TEST_CASE("sqlite: a unique violation maps to kConflict and rolls back", "[sqlite]") {
-  TempDb t;
-  REQUIRE(t.db().write([&](Tx& tx) { return insert(tx, "dup"); }));
-  auto r = t.db().write([&](Tx& tx) -> Result<void> {
-    AG_CHECK(insert(tx, "other"));
-    return insert(tx, "dup");
-  });
-  REQUIRE_FALSE(r);
-  CHECK(r.error().code == ErrorCode::kConflict);
-  CHECK_THAT(r.error().message, Catch::Contains("UNIQUE"));
-  CHECK(t.count() == 1);  // "other" went with the rollback
-
-  // Primary keys are unique constraints too.
-  auto pk = t.db().write([&](Tx& tx) -> Result<void> {
-    AG_CHECK(tx.exec("INSERT INTO items (id, k) VALUES (1000, 'x')"));
-    AG_CHECK(tx.exec("INSERT INTO items (id, k) VALUES (1000, 'y')"));
-    return {};
-  });
-  REQUIRE_FALSE(pk);
-  CHECK(pk.error().code == ErrorCode::kConflict);
-}
-
-TEST_CASE("sqlite: int64 values at the edges of the range round-trip exactly", "[sqlite]") {
-  TempDb t;
-  const int64_t values[] = {std::numeric_limits<int64_t>::max(),
-                            std::numeric_limits<int64_t>::max() - 1,
-                            std::numeric_limits<int64_t>::min(),
-                            std::numeric_limits<int64_t>::min() + 1,
-                            (int64_t{1} << 53) + 1,  // not representable as a double
-                            -((int64_t{1} << 53) + 1),
-                            820982911946154508,      // a Shopify id
-                            0};
-  REQUIRE(t.db().write([&](Tx& tx) -> Result<void> {
-    int i = 0;
-    for (int64_t v : values) AG_CHECK(insert(tx, "v" + std::to_string(i++), v));
-    return {};
-  }));
-  REQUIRE(t.db().read([&](Tx& tx) -> Result<void> {
-    int i = 0;
-    for (int64_t v : values) {
-      auto row = AG_TRY(tx.query_one("SELECT n FROM items WHERE k = ?",
-                                     {"v" + std::to_string(i++)}));
-      REQUIRE(row);
-      INFO(v);
-      CHECK(std::holds_alternative<int64_t>(row->at(0)));
-      CHECK(row->i64(0) == v);
-      CHECK(row->opt_i64(0) == v);
-    }
-    // Bound as a parameter and compared inside SQL, the value stays exact too.
-    auto max_row = AG_TRY(tx.query_one("SELECT k FROM items WHERE n = ?",
-                                       {std::numeric_limits<int64_t>::max()}));
-    REQUIRE(max_row);
-    CHECK(max_row->text(0) == "v0");
-    return {};
-  }));
-}
-
-TEST_CASE("sqlite: NULL, doubles and text with NUL bytes round-trip", "[sqlite]") {
+TEST_CASE("sqlite: text with NUL bytes and invalid UTF-8 round-trips byte for byte", "[sqlite]") {
   TempDb t;
   const std::string binaryish("a\0b\xff", 4);
   REQUIRE(t.db().write([&](Tx& tx) -> Result<void> {
@@ -186,20 +66,37 @@ TEST_CASE("sqlite: NULL, doubles and text with NUL bytes round-trip", "[sqlite]"
   }));
 }
 
-TEST_CASE("sqlite: a statement error is returned, not thrown, and names the problem", "[sqlite]") {
+TEST_CASE("sqlite: a parameter count mismatch is refused before the statement runs",
+          "[sqlite]") {
   TempDb t;
-  auto r = t.db().read([&](Tx& tx) -> Result<void> {
-    AG_CHECK(tx.query("SELECT nope FROM items"));
-    return {};
-  });
-  REQUIRE_FALSE(r);
-  CHECK_THAT(r.error().message, Catch::Contains("nope"));
   auto params = t.db().read([&](Tx& tx) -> Result<void> {
     AG_CHECK(tx.query("SELECT * FROM items WHERE k = ?", {}));
     return {};
   });
   REQUIRE_FALSE(params);
   CHECK_THAT(params.error().message, Catch::Contains("parameter count"));
+}
+
+TEST_CASE("sqlite: FOR UPDATE and FOR UPDATE SKIP LOCKED are dropped, not refused",
+          "[sqlite]") {
+  TempDb t;
+  REQUIRE(t.db().write([&](Tx& tx) -> Result<void> {
+    AG_CHECK(insert(tx, "a", int64_t{1}));
+    AG_CHECK(insert(tx, "b", int64_t{2}));
+    return {};
+  }));
+  REQUIRE(t.db().write([&](Tx& tx) -> Result<void> {
+    auto locked = AG_TRY(tx.query("SELECT k FROM items WHERE n = ? FOR UPDATE", {int64_t{1}}));
+    REQUIRE(locked.size() == 1);
+    CHECK(locked[0].text(0) == "a");
+    auto claimed = AG_TRY(tx.query(
+        "UPDATE items SET n = n + 10 WHERE id IN (SELECT id FROM items ORDER BY id LIMIT 1 "
+        "FOR UPDATE SKIP LOCKED) RETURNING k, n"));
+    REQUIRE(claimed.size() == 1);
+    CHECK(claimed[0].text(0) == "a");
+    CHECK(claimed[0].i64(1) == 11);
+    return {};
+  }));
 }
 
 TEST_CASE("sqlite: open_database refuses in-memory and unknown URLs", "[sqlite]") {

@@ -4,9 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,6 +11,7 @@
 #include "plugin/core/db.h"
 #include "plugin/core/metrics.h"
 #include "plugin/core/migrations.h"
+#include "tests/support/test_backend.h"
 
 namespace afterglow {
 namespace {
@@ -22,26 +20,14 @@ using namespace std::chrono_literals;
 
 constexpr int64_t kStartMs = 1'700'000'000'000;
 
+// A migrated, empty database on the backend under test (tests/support/test_backend.h).
 class TempDb {
  public:
-  TempDb() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ag-pool-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    dir_ = tmpl;
-    auto db = open_database("sqlite:" + (dir_ / "test.db").string());
-    REQUIRE(db);
-    db_ = std::move(*db);
-    REQUIRE(migrate(*db_));
-  }
-  ~TempDb() {
-    db_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  TempDb() : db_(database_.open()) { REQUIRE(migrate(*db_)); }
   Db& db() { return *db_; }
 
  private:
-  std::filesystem::path dir_;
+  testing::TestDatabase database_;  // outlives db_
   std::unique_ptr<Db> db_;
 };
 
@@ -97,7 +83,7 @@ int drained(WorkerPool& pool) {
   return *n;
 }
 
-TEST_CASE("worker pool: drain runs every due job once and returns how many ran", "[workers]") {
+TEST_CASE("worker pool: drain runs every due job once and returns how many ran", "[workers][db]") {
   Fixture f;
   std::vector<std::string> seen;
   f.handlers.add("echo", [&](const Job& job) -> Result<void> {
@@ -125,7 +111,7 @@ TEST_CASE("worker pool: drain runs every due job once and returns how many ran",
   CHECK(seen.back() == R"({"later":true})");
 }
 
-TEST_CASE("worker pool: a throwing handler is retried with backoff, then dead", "[workers]") {
+TEST_CASE("worker pool: a throwing handler is retried with backoff, then dead", "[workers][db]") {
   Fixture f;
   int calls = 0;
   f.handlers.add("flaky", [&](const Job& job) -> Result<void> {
@@ -158,7 +144,7 @@ TEST_CASE("worker pool: a throwing handler is retried with backoff, then dead", 
   CHECK(f.runs("flaky", "dead") == 1);
 }
 
-TEST_CASE("worker pool: an error result other than invalid argument is retried", "[workers]") {
+TEST_CASE("worker pool: an error result other than invalid argument is retried", "[workers][db]") {
   Fixture f;
   int calls = 0;
   f.handlers.add("later", [&](const Job&) -> Result<void> {
@@ -175,7 +161,7 @@ TEST_CASE("worker pool: an error result other than invalid argument is retried",
   CHECK(calls == 2);
 }
 
-TEST_CASE("worker pool: a kInvalidArgument result goes dead at once", "[workers]") {
+TEST_CASE("worker pool: a kInvalidArgument result goes dead at once", "[workers][db]") {
   Fixture f;
   int calls = 0;
   f.handlers.add("strict", [&](const Job&) -> Result<void> {
@@ -193,7 +179,7 @@ TEST_CASE("worker pool: a kInvalidArgument result goes dead at once", "[workers]
   CHECK(f.runs("strict", "dead") == 1);
 }
 
-TEST_CASE("worker pool: a job of an unknown kind goes dead at once", "[workers]") {
+TEST_CASE("worker pool: a job of an unknown kind goes dead at once", "[workers][db]") {
   Fixture f;
   const int64_t id = f.enqueue("nobody.handles.this", 8);
   WorkerPool pool = f.pool();
@@ -205,7 +191,7 @@ TEST_CASE("worker pool: a job of an unknown kind goes dead at once", "[workers]"
   CHECK(drained(pool) == 0);
 }
 
-TEST_CASE("worker pool: the job-duration histogram counts every run", "[workers]") {
+TEST_CASE("worker pool: the job-duration histogram counts every run", "[workers][db]") {
   Fixture f;
   f.handlers.add("ok", [](const Job&) -> Result<void> { return {}; });
   f.enqueue("ok");

@@ -62,7 +62,7 @@ std::string redact_request(std::vector<uint64_t> orders = {820982911946154508ULL
 }
 
 TEST_CASE("customers/data_request stores an export with the customer, orders and suppressions",
-          "[compliance]") {
+          "[compliance][db]") {
   HandlerEnv env;
   env.deliver("orders/create", order_body(OrderSpec{}));
   env.deliver("orders/create", order_body(bystander()));
@@ -95,7 +95,7 @@ TEST_CASE("customers/data_request stores an export with the customer, orders and
   CHECK(row->text(2).find("bystander") == std::string::npos);
 }
 
-TEST_CASE("a repeated data request with the same id stores one export", "[compliance]") {
+TEST_CASE("a repeated data request with the same id stores one export", "[compliance][db]") {
   HandlerEnv env;
   env.deliver("customers/data_request", data_request(9999));
   int64_t repeat = env.deliver("customers/data_request", data_request(9999));
@@ -106,7 +106,7 @@ TEST_CASE("a repeated data request with the same id stores one export", "[compli
 }
 
 TEST_CASE("customers/redact leaves no trace of the email or phone anywhere in the database",
-          "[compliance]") {
+          "[compliance][db]") {
   HandlerEnv env;
   OrderSpec guest;  // a guest checkout by the same person, listed in orders_to_redact
   guest.id = 820982911946154999ULL;
@@ -151,7 +151,7 @@ TEST_CASE("customers/redact leaves no trace of the email or phone anywhere in th
 }
 
 TEST_CASE("a stored order event not yet processed at redaction is skipped afterwards",
-          "[compliance]") {
+          "[compliance][db]") {
   HandlerEnv env;
   int64_t order = env.deliver("orders/create", order_body(OrderSpec{}));
   int64_t redact = env.deliver("customers/redact", redact_request());
@@ -169,7 +169,7 @@ TEST_CASE("a stored order event not yet processed at redaction is skipped afterw
   CHECK(env.find_text_anywhere(kEmail).empty());
 }
 
-TEST_CASE("shop/redact leaves no rows for the shop except its tombstone", "[compliance]") {
+TEST_CASE("shop/redact leaves no rows for the shop except its tombstone", "[compliance][db]") {
   HandlerEnv env;
   env.deliver("orders/create", order_body(OrderSpec{}));
   env.deliver("orders/create", order_body(bystander()), kOtherShop);
@@ -225,7 +225,7 @@ TEST_CASE("shop/redact leaves no rows for the shop except its tombstone", "[comp
 }
 
 TEST_CASE("an orders/create for a redacted shop is ignored and re-creates nothing",
-          "[compliance]") {
+          "[compliance][db]") {
   HandlerEnv env;
   env.deliver("orders/create", order_body(OrderSpec{}));
   env.deliver("shop/redact", R"({"shop_id":548380009})");
@@ -242,7 +242,7 @@ TEST_CASE("an orders/create for a redacted shop is ignored and re-creates nothin
   CHECK(env.i64("SELECT COUNT(*) FROM shops") == 1);
 }
 
-TEST_CASE("shop/redact for a shop we never stored leaves a tombstone", "[compliance]") {
+TEST_CASE("shop/redact for a shop we never stored leaves a tombstone", "[compliance][db]") {
   HandlerEnv env;
   int64_t id =
       env.deliver("shop/redact", R"({"shop_id":1,"shop_domain":"shop-one.myshopify.com"})");
@@ -251,7 +251,7 @@ TEST_CASE("shop/redact for a shop we never stored leaves a tombstone", "[complia
   CHECK(env.text("SELECT state FROM shops WHERE domain = ?", {std::string(kShop)}) == "redacted");
 }
 
-TEST_CASE("a privacy request that names no customer is dead-lettered at once", "[compliance]") {
+TEST_CASE("a privacy request that names no customer is dead-lettered at once", "[compliance][db]") {
   HandlerEnv env;
   int64_t id = env.deliver("customers/redact", R"({"shop_id":1,"orders_to_redact":[1]})");
   env.drain();

@@ -1,15 +1,13 @@
-// Shared by the topic-handler tests: a migrated SQLite file in a private temp dir, a ManualClock,
+// Shared by the topic-handler tests: a migrated database on the backend under test (a SQLite file
+// in a private temp dir, or a fresh PostgreSQL database in that pass), a ManualClock,
 // the real inbox, queue, dispatcher (with register_topic_handlers) and a worker pool that the
 // test drains on its own thread. Deliveries go in through Inbox::record exactly as the HTTP
 // route stores them, including the subject_customer_id the route derives from the body.
 #pragma once
 
-#include <stdlib.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cctype>
-#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -22,6 +20,8 @@
 #include "plugin/core/metrics.h"
 #include "plugin/core/migrations.h"
 #include "plugin/core/worker_pool.h"
+#include "tests/support/test_backend.h"
+#include "tests/support/test_db.h"
 #include "webhooks/dispatcher.h"
 #include "webhooks/inbox.h"
 #include "webhooks/topic_handlers.h"
@@ -111,8 +111,7 @@ inline std::string order_body(const OrderSpec& o) {
 
 struct HandlerEnv {
   explicit HandlerEnv(bool with_topic_handlers = true)
-      : dir_(make_dir()),
-        db_(open()),
+      : db_(open()),
         clock(kStartMs),
         queue(*db_, clock, RetryPolicy{}, 7),
         dispatcher(*db_, clock, metrics),
@@ -121,12 +120,6 @@ struct HandlerEnv {
     if (with_topic_handlers) register_topic_handlers(dispatcher, queue, clock);
     handlers.add(kProcessJobKind, [this](const Job& job) { return dispatcher.process(job); });
   }
-  ~HandlerEnv() {
-    db_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
   Db& db() { return *db_; }
 
   // Stores a delivery as the route would and returns its inbox id.
@@ -194,7 +187,7 @@ struct HandlerEnv {
   }
 
   // Every table and column whose text contains `needle` (case-insensitive), as "table.column".
-  // SQLite's catalogue is used on purpose: the test must see tables added later too.
+  // The database's catalogue is used on purpose: the test must see tables added later too.
   std::vector<std::string> find_text_anywhere(const std::string& needle) {
     auto lower = [](std::string s) {
       std::transform(s.begin(), s.end(), s.begin(),
@@ -203,12 +196,8 @@ struct HandlerEnv {
     };
     const std::string n = lower(needle);
     std::vector<std::string> hits;
-    for (const Row& t : rows("SELECT name FROM sqlite_master WHERE type = 'table'")) {
-      const std::string table = t.text(0);
-      std::vector<std::string> columns;
-      for (const Row& c : rows("SELECT name FROM pragma_table_info(?)", {table})) {
-        columns.push_back(c.text(0));
-      }
+    for (const std::string& table : afterglow::testing::table_names(*db_)) {
+      const std::vector<std::string> columns = afterglow::testing::column_names(*db_, table);
       for (const Row& r : rows("SELECT * FROM " + table)) {
         for (size_t i = 0; i < r.size(); ++i) {
           if (auto s = std::get_if<std::string>(&r.at(i));
@@ -224,16 +213,10 @@ struct HandlerEnv {
   Metrics metrics;
 
  private:
-  static std::filesystem::path make_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ag-handlers-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    return tmpl;
-  }
   std::unique_ptr<Db> open() {
-    auto db = open_database("sqlite:" + (dir_ / "test.db").string());
-    REQUIRE(db);
-    REQUIRE(migrate(**db));
-    return std::move(*db);
+    auto db = database_.open();
+    REQUIRE(migrate(*db));
+    return db;
   }
   static WorkerOptions pool_options() {
     WorkerOptions o;
@@ -256,7 +239,7 @@ struct HandlerEnv {
     return std::nullopt;
   }
 
-  std::filesystem::path dir_;
+  afterglow::testing::TestDatabase database_;  // outlives db_
   std::unique_ptr<Db> db_;
   int deliveries_ = 0;
 

@@ -10,7 +10,7 @@ int64_t order_row(HandlerEnv& env, uint64_t order_id = 820982911946154508ULL) {
   return env.i64("SELECT id FROM orders WHERE order_id = ?", {static_cast<int64_t>(order_id)});
 }
 
-TEST_CASE("orders/create stores ids above 2^53 exactly", "[order_sync]") {
+TEST_CASE("orders/create stores ids above 2^53 exactly", "[order_sync][db]") {
   HandlerEnv env;
   OrderSpec spec;
   spec.line_ids = {866550311766439020ULL, 866550311766439021ULL};
@@ -35,7 +35,7 @@ TEST_CASE("orders/create stores ids above 2^53 exactly", "[order_sync]") {
   CHECK(env.i64("SELECT customer_id FROM customers") == 115310627314723954LL);
 }
 
-TEST_CASE("order totals are stored in shop and presentment currency minor units", "[order_sync]") {
+TEST_CASE("order totals are stored in shop and presentment currency minor units", "[order_sync][db]") {
   HandlerEnv env;
   env.deliver("orders/create", order_body(OrderSpec{}));
   env.drain();
@@ -59,7 +59,7 @@ TEST_CASE("order totals are stored in shop and presentment currency minor units"
   CHECK(l->i64(3) == 18420);
 }
 
-TEST_CASE("a yen order is stored in whole yen and a dinar one in fils", "[order_sync]") {
+TEST_CASE("a yen order is stored in whole yen and a dinar one in fils", "[order_sync][db]") {
   HandlerEnv env;
   OrderSpec yen;
   yen.id = 1;
@@ -75,7 +75,7 @@ TEST_CASE("a yen order is stored in whole yen and a dinar one in fils", "[order_
   CHECK(o->i64(1) == 43125);
 }
 
-TEST_CASE("orders/paid after orders/create updates the financial status", "[order_sync]") {
+TEST_CASE("orders/paid after orders/create updates the financial status", "[order_sync][db]") {
   HandlerEnv env;
   OrderSpec spec;
   env.deliver("orders/create", order_body(spec));
@@ -93,7 +93,7 @@ TEST_CASE("orders/paid after orders/create updates the financial status", "[orde
 }
 
 TEST_CASE("an older orders/updated arriving after a newer one changes nothing and is ignored",
-          "[order_sync]") {
+          "[order_sync][db]") {
   HandlerEnv env;
   OrderSpec newer;
   newer.financial_status = "paid";
@@ -119,7 +119,7 @@ TEST_CASE("an older orders/updated arriving after a newer one changes nothing an
 }
 
 TEST_CASE("an event with the stored updated_at is applied again with the same result",
-          "[order_sync]") {
+          "[order_sync][db]") {
   HandlerEnv env;
   OrderSpec spec;
   env.deliver("orders/create", order_body(spec));
@@ -131,7 +131,7 @@ TEST_CASE("an event with the stored updated_at is applied again with the same re
 }
 
 TEST_CASE("a newer event replaces the order's lines, so a removed line disappears",
-          "[order_sync]") {
+          "[order_sync][db]") {
   HandlerEnv env;
   OrderSpec spec;
   spec.line_ids = {1, 2, 3};
@@ -147,7 +147,7 @@ TEST_CASE("a newer event replaces the order's lines, so a removed line disappear
   CHECK(lines[0].i64(0) == 2);
 }
 
-TEST_CASE("only the country code of an order's addresses is stored", "[order_sync]") {
+TEST_CASE("only the country code of an order's addresses is stored", "[order_sync][db]") {
   HandlerEnv env;
   env.deliver("orders/create", order_body(OrderSpec{}));
   env.drain();
@@ -158,7 +158,7 @@ TEST_CASE("only the country code of an order's addresses is stored", "[order_syn
 }
 
 TEST_CASE("the order's customer is upserted and an older snapshot does not overwrite it",
-          "[order_sync]") {
+          "[order_sync][db]") {
   HandlerEnv env;
   OrderSpec a;
   a.id = 100;
@@ -180,7 +180,7 @@ TEST_CASE("the order's customer is upserted and an older snapshot does not overw
   CHECK(env.i64("SELECT COUNT(*) FROM orders") == 2);
 }
 
-TEST_CASE("an order for an unknown shop creates the shop with a salt", "[order_sync]") {
+TEST_CASE("an order for an unknown shop creates the shop with a salt", "[order_sync][db]") {
   HandlerEnv env;
   env.deliver("orders/create", order_body(OrderSpec{}));
   env.drain();
@@ -190,7 +190,7 @@ TEST_CASE("an order for an unknown shop creates the shop with a salt", "[order_s
   CHECK(shop->text(1).size() == 32);
 }
 
-TEST_CASE("an order id written as a float is dead-lettered at once", "[order_sync]") {
+TEST_CASE("an order id written as a float is dead-lettered at once", "[order_sync][db]") {
   HandlerEnv env;
   std::string body = order_body(OrderSpec{});
   const std::string exact = R"("id":820982911946154508)";
@@ -205,7 +205,7 @@ TEST_CASE("an order id written as a float is dead-lettered at once", "[order_syn
   CHECK(env.i64("SELECT COUNT(*) FROM orders") == 0);
 }
 
-TEST_CASE("an order with malformed money or time is dead-lettered at once", "[order_sync]") {
+TEST_CASE("an order with malformed money or time is dead-lettered at once", "[order_sync][db]") {
   HandlerEnv env;
   OrderSpec bad_money;
   bad_money.total_price = "209,00";
@@ -220,7 +220,7 @@ TEST_CASE("an order with malformed money or time is dead-lettered at once", "[or
   CHECK(env.i64("SELECT COUNT(*) FROM jobs WHERE state = 'dead' AND attempt = 1") == 2);
 }
 
-TEST_CASE("orders for an uninstalled shop are ignored with a reason", "[order_sync]") {
+TEST_CASE("orders for an uninstalled shop are ignored with a reason", "[order_sync][db]") {
   HandlerEnv env;
   env.deliver("app/uninstalled", R"({"id":548380009,"domain":"shop-one.myshopify.com"})");
   env.drain();

@@ -31,7 +31,7 @@ int64_t future_job(HandlerEnv& env, int64_t shop_id, const std::string& key) {
 }
 
 TEST_CASE("app/uninstalled marks the shop, deletes its tokens and cancels its scheduled jobs",
-          "[shop_lifecycle]") {
+          "[shop_lifecycle][db]") {
   HandlerEnv env;
   int64_t shop = installed_shop(env, kShop);
   int64_t other = installed_shop(env, kOtherShop);
@@ -59,7 +59,7 @@ TEST_CASE("app/uninstalled marks the shop, deletes its tokens and cancels its sc
   CHECK(env.text("SELECT access_token_enc FROM shops WHERE id = ?", {other}) == "enc-access");
 }
 
-TEST_CASE("a compliance webhook arriving after uninstall is still processed", "[shop_lifecycle]") {
+TEST_CASE("a compliance webhook arriving after uninstall is still processed", "[shop_lifecycle][db]") {
   HandlerEnv env;
   installed_shop(env, kShop);
   env.deliver("app/uninstalled", R"({"id":548380009})");
@@ -72,7 +72,7 @@ TEST_CASE("a compliance webhook arriving after uninstall is still processed", "[
   CHECK(env.i64("SELECT COUNT(*) FROM data_exports") == 1);
 }
 
-TEST_CASE("app/uninstalled for an unknown shop records it as uninstalled", "[shop_lifecycle]") {
+TEST_CASE("app/uninstalled for an unknown shop records it as uninstalled", "[shop_lifecycle][db]") {
   HandlerEnv env;
   int64_t id = env.deliver("app/uninstalled", R"({"id":1})");
   env.drain();
@@ -81,7 +81,7 @@ TEST_CASE("app/uninstalled for an unknown shop records it as uninstalled", "[sho
         "uninstalled");
 }
 
-TEST_CASE("ensure_shop creates a shop once and keeps its salt", "[shop_store]") {
+TEST_CASE("ensure_shop creates a shop once and keeps its salt", "[shop_store][db]") {
   HandlerEnv env;
   std::string first_salt, second_salt;
   REQUIRE(env.db().write([&](Tx& tx) -> Result<void> {
@@ -98,7 +98,7 @@ TEST_CASE("ensure_shop creates a shop once and keeps its salt", "[shop_store]") 
   CHECK(env.i64("SELECT COUNT(*) FROM shops") == 1);
 }
 
-TEST_CASE("address_hash normalises the address and depends on the salt", "[shop_store]") {
+TEST_CASE("address_hash normalises the address and depends on the salt", "[shop_store][db]") {
   using afterglow::address_hash;
   std::string h = address_hash("salt", AddressChannel::kEmail, "jon@example.com");
   CHECK(h.size() == 64);

@@ -1,0 +1,150 @@
+#include "plugin/core/shop_settings.h"
+
+#include <algorithm>
+
+#include "plugin/core/json_fields.h"
+
+namespace afterglow {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kDays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+// The keys of shops.settings this module owns; others (set by other modules) are kept as they are.
+constexpr std::string_view kOwnedKeys[] = {
+    "sender_name",    "sender_email",         "postal_address",      "quiet_hours",
+    "frequency_caps", "margin_floor_percent", "offer_window_minutes"};
+
+// Deliberately loose: the mail server is the judge of deliverability; this catches typos such as
+// a missing '@' or a space, which the merchant would otherwise discover only from bounces.
+bool plausible_email(std::string_view s) {
+  size_t at = s.find('@');
+  if (at == 0 || at == std::string_view::npos || s.find('@', at + 1) != std::string_view::npos) {
+    return false;
+  }
+  std::string_view domain = s.substr(at + 1);
+  size_t dot = domain.find('.');
+  if (dot == 0 || dot == std::string_view::npos || domain.back() == '.') return false;
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '<' || c == '>' || c == ',';
+  });
+}
+
+}  // namespace
+
+Result<ShopSettings> settings_from_json(const json& value, std::vector<FieldError>* all_errors) {
+  FieldErrors errors;
+  ShopSettings s;
+  ObjectReader r(value, "settings", errors);
+  s.sender_name = r.text("sender_name", 100);
+  if (s.sender_name.find_first_of("\r\n") != std::string::npos) {
+    errors.add(r.field("sender_name"), "must be a single line");
+  }
+  s.sender_email = r.text("sender_email", 254);
+  if (!s.sender_email.empty() && !plausible_email(s.sender_email)) {
+    errors.add(r.field("sender_email"), "must be an email address such as shop@example.com");
+  }
+  s.postal_address = r.text("postal_address", 500);
+
+  if (const json* q = r.member("quiet_hours")) {
+    ObjectReader qr(*q, r.field("quiet_hours"), errors);
+    s.quiet_hours.enabled = qr.boolean("enabled", s.quiet_hours.enabled);
+    s.quiet_hours.start_hour =
+        static_cast<int>(qr.integer_or("start_hour", 0, 23, s.quiet_hours.start_hour));
+    s.quiet_hours.end_hour =
+        static_cast<int>(qr.integer_or("end_hour", 0, 23, s.quiet_hours.end_hour));
+    if (qr.has("days")) {
+      s.quiet_hours.days = qr.text_list(
+          "days", 7, 16,
+          [](std::string_view d) -> std::optional<std::string> {
+            for (std::string_view k : kDays) {
+              if (d == k) return std::string(k);
+            }
+            return std::nullopt;
+          },
+          "must be one of mon, tue, wed, thu, fri, sat, sun");
+    } else {
+      qr.member("days");  // absent or null: keep every day (marks the key as read)
+    }
+    s.quiet_hours.apply_to_email = qr.boolean("apply_to_email", s.quiet_hours.apply_to_email);
+    if (s.quiet_hours.enabled && s.quiet_hours.start_hour == s.quiet_hours.end_hour) {
+      errors.add(qr.field("end_hour"), "must differ from start_hour (or turn quiet hours off)");
+    }
+    qr.reject_unknown();
+  }
+  if (const json* f = r.member("frequency_caps")) {
+    ObjectReader fr(*f, r.field("frequency_caps"), errors);
+    s.frequency_caps.email_hours =
+        static_cast<int>(fr.integer_or("email_hours", 0, 168, s.frequency_caps.email_hours));
+    s.frequency_caps.sms_hours =
+        static_cast<int>(fr.integer_or("sms_hours", 0, 168, s.frequency_caps.sms_hours));
+    s.frequency_caps.weekly_max =
+        static_cast<int>(fr.integer_or("weekly_max", 0, 50, s.frequency_caps.weekly_max));
+    fr.reject_unknown();
+  }
+  s.margin_floor_percent =
+      r.number("margin_floor_percent", 0, 100, 2).value_or(s.margin_floor_percent);
+  s.offer_window_minutes =
+      static_cast<int>(r.integer_or("offer_window_minutes", 1, 60, s.offer_window_minutes));
+  r.reject_unknown();
+
+  if (!errors.empty()) {
+    if (all_errors) *all_errors = errors.all();
+    return std::unexpected(errors.first());
+  }
+  return s;
+}
+
+json settings_to_json(const ShopSettings& s) {
+  return json{{"sender_name", s.sender_name},
+              {"sender_email", s.sender_email},
+              {"postal_address", s.postal_address},
+              {"quiet_hours",
+               {{"enabled", s.quiet_hours.enabled},
+                {"start_hour", s.quiet_hours.start_hour},
+                {"end_hour", s.quiet_hours.end_hour},
+                {"days", s.quiet_hours.days},
+                {"apply_to_email", s.quiet_hours.apply_to_email}}},
+              {"frequency_caps",
+               {{"email_hours", s.frequency_caps.email_hours},
+                {"sms_hours", s.frequency_caps.sms_hours},
+                {"weekly_max", s.frequency_caps.weekly_max}}},
+              {"margin_floor_percent", s.margin_floor_percent},
+              {"offer_window_minutes", s.offer_window_minutes}};
+}
+
+namespace {
+
+Result<json> stored_settings(Tx& tx, int64_t shop_id) {
+  auto row = AG_TRY(tx.query_one("SELECT settings FROM shops WHERE id = ?", {shop_id}));
+  if (!row) return fail(ErrorCode::kNotFound, "no shop with id " + std::to_string(shop_id));
+  json stored = json::parse(row->text(0), nullptr, /*allow_exceptions=*/false);
+  if (!stored.is_object()) stored = json::object();
+  return stored;
+}
+
+}  // namespace
+
+Result<ShopSettings> load_shop_settings(Tx& tx, int64_t shop_id) {
+  json stored = AG_TRY(stored_settings(tx, shop_id));
+  json mine = json::object();
+  for (std::string_view k : kOwnedKeys) {
+    auto it = stored.find(k);
+    if (it != stored.end()) mine[std::string(k)] = *it;
+  }
+  auto parsed = settings_from_json(mine);
+  if (!parsed) {
+    return fail(ErrorCode::kInternal, "stored settings are invalid: " + parsed.error().message);
+  }
+  return parsed;
+}
+
+Result<void> save_shop_settings(Tx& tx, int64_t shop_id, const ShopSettings& settings) {
+  json stored = AG_TRY(stored_settings(tx, shop_id));
+  json mine = settings_to_json(settings);
+  for (auto& [k, v] : mine.items()) stored[k] = v;
+  AG_CHECK(tx.exec("UPDATE shops SET settings = ? WHERE id = ?", {stored.dump(), shop_id}));
+  return {};
+}
+
+}  // namespace afterglow

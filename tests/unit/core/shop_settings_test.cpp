@@ -1,0 +1,80 @@
+// Shop settings: defaults, validation naming the field, and storage that keeps other keys.
+#include "plugin/core/shop_settings.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "plugin/core/json_fields.h"
+#include "plugin/core/migrations.h"
+#include "tests/support/test_backend.h"
+#include "tests/support/test_db.h"
+
+using namespace afterglow;
+using nlohmann::json;
+
+namespace {
+std::string error_of(const json& j) {
+  auto r = settings_from_json(j);
+  return r ? "" : r.error().message;
+}
+}  // namespace
+
+TEST_CASE("empty settings are the documented defaults", "[settings]") {
+  auto s = settings_from_json(json::object());
+  REQUIRE(s);
+  CHECK(s->frequency_caps.email_hours == 16);
+  CHECK(s->frequency_caps.sms_hours == 24);
+  CHECK(s->offer_window_minutes == 15);
+  CHECK(s->quiet_hours.start_hour == 21);
+  CHECK(s->quiet_hours.end_hour == 8);
+  CHECK(s->quiet_hours.days.size() == 7);
+}
+
+TEST_CASE("settings validation errors name the field", "[settings]") {
+  CHECK(error_of({{"sender_email", "shop at example.com"}}) ==
+        "settings.sender_email must be an email address such as shop@example.com");
+  CHECK(error_of({{"quiet_hours", {{"start_hour", 24}}}}) ==
+        "settings.quiet_hours.start_hour must be an integer between 0 and 23");
+  CHECK(error_of({{"quiet_hours", {{"start_hour", 9}, {"end_hour", 9}}}}) ==
+        "settings.quiet_hours.end_hour must differ from start_hour (or turn quiet hours off)");
+  CHECK(error_of({{"quiet_hours", {{"days", {"mon", "funday"}}}}}) ==
+        "settings.quiet_hours.days[1] must be one of mon, tue, wed, thu, fri, sat, sun");
+  CHECK(error_of({{"frequency_caps", {{"weekly_max", 51}}}}) ==
+        "settings.frequency_caps.weekly_max must be an integer between 0 and 50");
+  CHECK(error_of({{"margin_floor_percent", 101}}) ==
+        "settings.margin_floor_percent must be between 0 and 100");
+  CHECK(error_of({{"offer_window_minutes", 0}}) ==
+        "settings.offer_window_minutes must be an integer between 1 and 60");
+  CHECK(error_of({{"sender_name", "A\nBcc: x@y.z"}}) ==
+        "settings.sender_name must be a single line");
+  CHECK(error_of({{"colour", "red"}}) == "settings.colour is not a known field");
+}
+
+TEST_CASE("saved settings load back and keep keys other modules stored", "[settings][db]") {
+  testing::TestDatabase tdb;
+  auto db = tdb.open();
+  REQUIRE(migrate(*db));
+  int64_t shop = testing::seed_installed_shop(*db, "settings-shop.myshopify.com");
+  testing::exec_sql(*db, "UPDATE shops SET settings = ? WHERE id = ?",
+                    {std::string(R"({"install_note":"kept"})"), shop});
+
+  auto parsed = settings_from_json({{"sender_name", "Glow Shop"},
+                                    {"sender_email", "hello@glow.example"},
+                                    {"frequency_caps", {{"email_hours", 24}}},
+                                    {"margin_floor_percent", 12.5}});
+  REQUIRE(parsed);
+  REQUIRE(db->write([&](Tx& tx) { return save_shop_settings(tx, shop, *parsed); }));
+
+  ShopSettings loaded;
+  REQUIRE(db->read([&](Tx& tx) -> Result<void> {
+    loaded = AG_TRY(load_shop_settings(tx, shop));
+    return {};
+  }));
+  CHECK(loaded.sender_name == "Glow Shop");
+  CHECK(loaded.frequency_caps.email_hours == 24);
+  CHECK(loaded.frequency_caps.sms_hours == 24);
+  CHECK(loaded.margin_floor_percent == 12.5);
+  auto stored = json::parse(
+      testing::query_row(*db, "SELECT settings FROM shops WHERE id = ?", {shop})->text(0));
+  CHECK(stored["install_note"] == "kept");
+}
