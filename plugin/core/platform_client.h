@@ -41,8 +41,10 @@
 
 namespace afterglow {
 
-// The Admin API version every call names (quarterly; each is supported for at least 12 months).
-inline constexpr std::string_view kAdminApiVersion = "2025-10";
+// The Admin API version every call names: the latest stable one when this was written. Versions
+// are quarterly and each is supported for at least 12 months, so move it forward at least once a
+// year (the platform answers an expired version as the oldest supported one).
+inline constexpr std::string_view kAdminApiVersion = "2026-10";
 
 // Waiting, as a seam: production sleeps; tests record the wait and advance a ManualClock.
 class Sleeper {
