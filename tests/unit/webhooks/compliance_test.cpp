@@ -187,6 +187,28 @@ TEST_CASE("shop/redact leaves no rows for the shop except its tombstone", "[comp
   env.exec("UPDATE shops SET settings = '{\"offers\":true}', access_token_enc = 'enc'");
   int64_t one = shop_id(env, kShop);
   int64_t two = shop_id(env, kOtherShop);
+  for (int64_t shop : {one, two}) {
+    // The merchant's offers (one linking to another) and flows, as the admin API stores them.
+    env.exec(
+        "INSERT INTO offers (shop_id, kind, status, title, headline, product_id, quantity, "
+        "discount_type, discount_percent_bp, discount_amount_minor, free_shipping, priority, "
+        "catch_all, triggers, ab_test, exclusions, created_at_ms, updated_at_ms) VALUES "
+        "(?, 'downsell', 'active', 't', 'h', 1, 1, 'none', 0, 0, 0, 1, 0, '{}', '{}', '{}', 0, 0)",
+        {shop});
+    int64_t downsell = env.i64("SELECT MAX(id) FROM offers WHERE shop_id = ?", {shop});
+    env.exec(
+        "INSERT INTO offers (shop_id, kind, status, title, headline, product_id, quantity, "
+        "discount_type, discount_percent_bp, discount_amount_minor, free_shipping, priority, "
+        "catch_all, after_decline_offer_id, triggers, ab_test, exclusions, created_at_ms, "
+        "updated_at_ms) VALUES (?, 'upsell', 'active', 't', 'h', 2, 1, 'none', 0, 0, 0, 0, 0, ?, "
+        "'{}', '{}', '{}', 0, 0)",
+        {shop, downsell});
+    env.exec(
+        "INSERT INTO flows (shop_id, name, status, trigger_kind, trigger_filters, steps, "
+        "exit_conditions, reentry_cooldown_hours, created_at_ms, updated_at_ms) VALUES "
+        "(?, 'f', 'draft', 'order_paid', '[]', '[]', '[]', 0, 0, 0)",
+        {shop});
+  }
 
   int64_t id =
       env.deliver("shop/redact", R"({"shop_id":548380009,"shop_domain":"shop-one.myshopify.com"})");
@@ -196,7 +218,8 @@ TEST_CASE("shop/redact leaves no rows for the shop except its tombstone", "[comp
   auto count = [&](const std::string& table, int64_t shop) {
     return env.i64("SELECT COUNT(*) FROM " + table + " WHERE shop_id = ?", {shop});
   };
-  for (const char* table : {"customers", "orders", "suppressions", "data_exports", "jobs"}) {
+  for (const char* table :
+       {"customers", "orders", "suppressions", "data_exports", "jobs", "offers", "flows"}) {
     INFO(table);
     CHECK(count(table, one) == 0);
   }
