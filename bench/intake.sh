@@ -14,14 +14,16 @@
 # is.
 # Usage: bash bench/intake.sh [seconds per run, default 5] [connection counts, default "1 4 16 64"]
 #                             [backends, default "sqlite postgres"]
-# Environment: SQLITE_SYNCHRONOUS (FULL), BUILD_DIR (build-release), PERF_OUT=DIR to record a
-# `perf record -C 0 -g` profile of CPU 0 (server + database) during each webhook run into DIR.
+# Environment: SQLITE_SYNCHRONOUS (FULL), PG_SYNCHRONOUS_COMMIT (on; "off" shows what the commit
+# wait costs), BUILD_DIR (build-release), PERF_OUT=DIR to record a `perf record -C 0 -g` profile
+# of CPU 0 (server + database) during each webhook run into DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 conns=${2:-"1 4 16 64"}
 backends=${3:-"sqlite postgres"}
 sync=${SQLITE_SYNCHRONOUS:-FULL}
+pg_sync=${PG_SYNCHRONOUS_COMMIT:-on}
 build=${BUILD_DIR:-build-release}
 bash scripts/setup.sh >/dev/null
 out=$(bash scripts/build.sh "$build" Release afterglow 2>&1) || { echo "$out"; exit 1; }
@@ -126,6 +128,8 @@ measure() {
     postgres)
       pgdir=$(mktemp -d)
       db_url=$(taskset -c 0 bash scripts/postgres.sh start "$pgdir")
+      psql "$db_url" -XAtqc "ALTER SYSTEM SET synchronous_commit = '$pg_sync'" \
+        -c "SELECT pg_reload_conf()" >/dev/null
       what="PostgreSQL $(psql "$db_url" -XAtc 'SHOW server_version' | cut -d' ' -f1) fsync=$(
         psql "$db_url" -XAtc 'SHOW fsync') synchronous_commit=$(
         psql "$db_url" -XAtc 'SHOW synchronous_commit') (Unix socket, CPU 0)" ;;

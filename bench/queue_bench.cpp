@@ -4,8 +4,8 @@
 // every run starts from the same backlog.
 //
 // Usage: queue_bench [--jobs N] [--postgres URL] [--only sqlite|postgres]
-//   --jobs N        jobs per run (default 5000; the claim's cost grows with the backlog, see the
-//                  per-backlog line, so a deeper queue measures mostly that)
+//   --jobs N        jobs per run (default 5000: each job costs two commits, so this keeps the
+//                   whole bench at a few minutes; the per-backlog line covers deeper queues)
 //   --postgres URL  also run on PostgreSQL (default: $BENCH_POSTGRES_URL; skipped when empty).
 //                   The run gets a schema of its own in that database, dropped at the end.
 //   --only B        run one backend (e.g. under perf, to profile it alone)
@@ -19,12 +19,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <latch>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 #include <vector>
 
@@ -77,8 +77,8 @@ JobSpec noop_job(int i) {
 // Empties the jobs table. PostgreSQL's TRUNCATE also drops the dead row versions of the last
 // run, so every run starts from a compact table and index, as SQLite's DELETE does.
 void empty_queue(Db& db) {
-  afterglow::testing::exec_sql(db, db.dialect() == "postgres" ? "TRUNCATE jobs"
-                                                               : "DELETE FROM jobs");
+  afterglow::testing::exec_sql(db,
+                               db.dialect() == "postgres" ? "TRUNCATE jobs" : "DELETE FROM jobs");
 }
 
 // Enqueues `n` jobs, `per_tx` per transaction; returns jobs/s.
@@ -87,9 +87,9 @@ double fill(Db& db, JobQueue& queue, int n, int per_tx) {
   for (int done = 0; done < n;) {
     int k = std::min(per_tx, n - done);
     check(db.write([&](Tx& tx) -> Result<void> {
-            for (int i = 0; i < k; ++i) AG_CHECK(queue.enqueue(tx, noop_job(done + i)));
-            return {};
-          }),
+      for (int i = 0; i < k; ++i) AG_CHECK(queue.enqueue(tx, noop_job(done + i)));
+      return {};
+    }),
           "enqueue");
     done += k;
   }
@@ -98,13 +98,13 @@ double fill(Db& db, JobQueue& queue, int n, int per_tx) {
 
 struct RunResult {
   double jobs_per_s = 0;
-  double claim_us = 0;         // mean wall time of one claim() call
-  double complete_us = 0;      // mean wall time of one complete() call
-  double claim_full_us = 0;    // mean claim() while the backlog was > 90% of the jobs
-  double claim_empty_us = 0;   // mean claim() while the backlog was < 10% of the jobs
-  int64_t empty_claims = 0;    // claims that returned nothing while jobs were left (SKIP LOCKED)
+  double claim_us = 0;        // mean wall time of one claim() call
+  double complete_us = 0;     // mean wall time of one complete() call
+  double claim_full_us = 0;   // mean claim() while the backlog was > 90% of the jobs
+  double claim_empty_us = 0;  // mean claim() while the backlog was < 10% of the jobs
+  int64_t empty_claims = 0;   // claims that returned nothing while jobs were left (SKIP LOCKED)
   bool exactly_once = false;
-  std::string why;             // what the exactly-once check found, when it failed
+  std::string why;  // what the exactly-once check found, when it failed
 };
 
 struct ThreadStats {
@@ -135,10 +135,17 @@ RunResult run_workers(Db& db, JobQueue& queue, int n, int workers, int batch) {
           double dt = seconds_since(t0);
           st.claim_s += dt;
           ++st.claims;
-          if (backlog > n * 9 / 10) st.full_s += dt, ++st.full_n;
-          if (backlog < n / 10) st.empty_s += dt, ++st.empty_n;
+          if (backlog > n * 9 / 10) {
+            st.full_s += dt;
+            ++st.full_n;
+          }
+          if (backlog < n / 10) {
+            st.empty_s += dt;
+            ++st.empty_n;
+          }
           if (jobs.empty()) {
-            // Another thread holds the last rows; they are done in a moment.
+            // The last jobs went to another thread that has not counted them yet (or, on
+            // PostgreSQL, are locked by its claim and skipped); it is done in a moment.
             ++st.empty_claims;
             std::this_thread::yield();
             continue;
@@ -170,10 +177,14 @@ RunResult run_workers(Db& db, JobQueue& queue, int n, int workers, int batch) {
   int64_t duplicates = 0;
   for (const ThreadStats& st : stats) {
     if (!st.error.empty() && r.why.empty()) r.why = "worker error: " + st.error;
-    sum.claim_s += st.claim_s, sum.complete_s += st.complete_s;
-    sum.full_s += st.full_s, sum.empty_s += st.empty_s;
-    sum.claims += st.claims, sum.completes += st.completes;
-    sum.full_n += st.full_n, sum.empty_n += st.empty_n;
+    sum.claim_s += st.claim_s;
+    sum.complete_s += st.complete_s;
+    sum.full_s += st.full_s;
+    sum.empty_s += st.empty_s;
+    sum.claims += st.claims;
+    sum.completes += st.completes;
+    sum.full_n += st.full_n;
+    sum.empty_n += st.empty_n;
     sum.lost += st.lost;
     r.empty_claims += st.empty_claims;
     for (int64_t id : st.ids) {
@@ -194,9 +205,12 @@ RunResult run_workers(Db& db, JobQueue& queue, int n, int workers, int batch) {
       "COALESCE(SUM(CASE WHEN state = 'done' AND attempt = 1 THEN 1 ELSE 0 END), 0) FROM jobs");
   int64_t rows = row->i64(0), done_once = row->i64(1);
   if (r.why.empty()) {
-    if (duplicates) r.why = std::to_string(duplicates) + " jobs handed out twice";
-    else if (sum.lost) r.why = std::to_string(sum.lost) + " completions refused";
-    else if (static_cast<int64_t>(seen.size()) != n) r.why = std::to_string(seen.size()) + " jobs ran";
+    if (duplicates)
+      r.why = std::to_string(duplicates) + " jobs handed out twice";
+    else if (sum.lost)
+      r.why = std::to_string(sum.lost) + " completions refused";
+    else if (static_cast<int64_t>(seen.size()) != n)
+      r.why = std::to_string(seen.size()) + " jobs ran";
     else if (rows != n || done_once != n)
       r.why = std::to_string(done_once) + " of " + std::to_string(rows) + " rows done on attempt 1";
   }
@@ -263,8 +277,9 @@ bool bench_backend(Backend& b, int n) {
                   r.jobs_per_s, r.claim_us, r.complete_us, full_end,
                   one_worker > 0 ? r.jobs_per_s / one_worker : 0.0,
                   r.exactly_once ? "ok" : "FAILED", r.why.empty() ? "" : ": ", r.why.c_str());
-      if (r.empty_claims) std::printf("  (%lld claims found nothing while others held the last jobs)\n",
-                                      static_cast<long long>(r.empty_claims));
+      if (r.empty_claims)
+        std::printf("  (%lld claims found nothing while others held the last jobs)\n",
+                    static_cast<long long>(r.empty_claims));
       std::fflush(stdout);
       all_ok = all_ok && r.exactly_once;
     }
@@ -277,11 +292,11 @@ bool bench_backend(Backend& b, int n) {
     std::fflush(stdout);
   }
   std::printf("\n");
-  std::printf("enqueue: %.0f jobs/s at %d per transaction (median of %zu fills, range %.0f-%.0f); "
-              "%.0f jobs/s at 1 per transaction (%d jobs)\n",
-              median(fills), kEnqueueBatch, fills.size(),
-              *std::min_element(fills.begin(), fills.end()),
-              *std::max_element(fills.begin(), fills.end()), single_rate, singles);
+  std::printf(
+      "enqueue: %.0f jobs/s at %d per transaction (median of %zu fills, range %.0f-%.0f); "
+      "%.0f jobs/s at 1 per transaction (%d jobs)\n",
+      median(fills), kEnqueueBatch, fills.size(), *std::min_element(fills.begin(), fills.end()),
+      *std::max_element(fills.begin(), fills.end()), single_rate, singles);
   empty_queue(db);
   return all_ok;
 }
@@ -342,21 +357,27 @@ int main(int argc, char** argv) {
   std::string only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--jobs" && i + 1 < argc) n = std::atoi(argv[++i]);
-    else if (a == "--postgres" && i + 1 < argc) pg_url = argv[++i];
-    else if (a == "--only" && i + 1 < argc) only = argv[++i];
-    else return usage();
+    if (a == "--jobs" && i + 1 < argc)
+      n = std::atoi(argv[++i]);
+    else if (a == "--postgres" && i + 1 < argc)
+      pg_url = argv[++i];
+    else if (a == "--only" && i + 1 < argc)
+      only = argv[++i];
+    else
+      return usage();
   }
   if (n < 10 || (!only.empty() && only != "sqlite" && only != "postgres")) return usage();
   if (only == "postgres" && pg_url.empty()) return usage();
   afterglow::log::set_level(afterglow::log::Level::kWarn);  // no "migration applied" chatter
 
-  std::printf("job queue, %u cores, %d no-op jobs per run (enqueued %d per transaction), "
-              "claim → complete, each its own transaction; SystemClock, lease %llds\n",
-              std::thread::hardware_concurrency(), n, kEnqueueBatch,
-              static_cast<long long>(kLease.count()));
-  std::printf("columns: claim/complete us = mean wall time of one call; full/end = mean claim "
-              "with the backlog above 90%% / below 10%% of the jobs\n");
+  std::printf(
+      "job queue, %u cores, %d no-op jobs per run (enqueued %d per transaction), "
+      "claim → complete, each its own transaction; SystemClock, lease %llds\n",
+      std::thread::hardware_concurrency(), n, kEnqueueBatch,
+      static_cast<long long>(kLease.count()));
+  std::printf(
+      "columns: claim/complete us = mean wall time of one call; full/end = mean claim "
+      "with the backlog above 90%% / below 10%% of the jobs\n");
   bool ok = true;
   if (only != "postgres") ok = run_sqlite(n) && ok;
   if (only != "sqlite") {
