@@ -86,11 +86,11 @@ double fill(Db& db, JobQueue& queue, int n, int per_tx) {
   auto t0 = Clock::now();
   for (int done = 0; done < n;) {
     int k = std::min(per_tx, n - done);
-    check(db.write([&](Tx& tx) -> Result<void> {
+    auto batch = [&](Tx& tx) -> Result<void> {
       for (int i = 0; i < k; ++i) AG_CHECK(queue.enqueue(tx, noop_job(done + i)));
       return {};
-    }),
-          "enqueue");
+    };
+    check(db.write(batch), "enqueue");
     done += k;
   }
   return n / seconds_since(t0);
