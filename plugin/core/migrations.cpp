@@ -37,8 +37,9 @@ Result<int> migrate(Db& db) {
     }
   }
   int applied = 0;
+  // Read once; a migrator racing us is caught below, when its version row refuses ours.
+  auto done = AG_TRY(applied_versions(db));
   for (const Migration& m : embedded_migrations()) {
-    auto done = AG_TRY(applied_versions(db));
     if (done.count(m.version)) continue;
     // The version row goes in with the schema change, so a concurrent migrator that lost the
     // race fails on the primary key and rolls its copy back.
@@ -48,8 +49,8 @@ Result<int> migrate(Db& db) {
                          std::to_string(SystemClock::instance().now_ms()) + ");";
     auto r = db.exec_script(script);
     if (!r) {
-      auto again = AG_TRY(applied_versions(db));
-      if (again.count(m.version)) continue;  // another process applied it first
+      done = AG_TRY(applied_versions(db));
+      if (done.count(m.version)) continue;  // another process applied it first
       return fail(r.error().code, std::string("migration ") + m.name + ": " + r.error().message);
     }
     log::info("migration applied", {{"version", m.version}, {"name", m.name}});
