@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/core/crypto.h"
 #include "plugin/core/json_fields.h"
 
 namespace afterglow::checkout {
@@ -92,6 +93,20 @@ Result<void> validate_funnel(Tx& tx, int64_t shop_id, const Offer& offer) {
   return check_funnel(offer, nodes);
 }
 
+// Tells every process's OfferCache that the shop's offers changed (checkout/offer_cache.h), in
+// the writer's transaction so the change and the bump commit together. A new row starts at a
+// random version rather than 1: shop/redact deletes the row, and a cache still holding an old
+// version must not mistake a restarted count for the list it has.
+Result<void> bump_version(Tx& tx, int64_t shop_id) {
+  uint64_t start = 0;
+  for (unsigned char c : crypto::random_bytes(6)) start = (start << 8) | c;
+  AG_CHECK(tx.exec(
+      "INSERT INTO offer_versions (shop_id, version) VALUES (?, ?) ON CONFLICT (shop_id) "
+      "DO UPDATE SET version = offer_versions.version + 1",
+      {shop_id, static_cast<int64_t>(start) + 1}));
+  return {};
+}
+
 Params row_params(const Offer& o) {
   json j = offer_to_json(o);  // the nested parts in their API form
   return {std::string(offer_kind_name(o.kind)),
@@ -135,6 +150,7 @@ Result<Offer> insert_offer(Tx& tx, int64_t shop_id, Offer offer, int64_t now_ms)
           kColumns,
       p));
   if (!row) return fail(ErrorCode::kInternal, "offer insert returned no row");
+  AG_CHECK(bump_version(tx, shop_id));
   return from_row(*row);
 }
 
@@ -168,6 +184,7 @@ Result<std::optional<Offer>> update_offer(Tx& tx, int64_t shop_id, int64_t offer
           kColumns,
       p));
   if (!row) return std::optional<Offer>();
+  AG_CHECK(bump_version(tx, shop_id));
   return std::optional<Offer>(AG_TRY(from_row(*row)));
 }
 
@@ -185,6 +202,7 @@ Result<bool> delete_offer(Tx& tx, int64_t shop_id, int64_t offer_id) {
   }
   int64_t n =
       AG_TRY(tx.exec("DELETE FROM offers WHERE shop_id = ? AND id = ?", {shop_id, offer_id}));
+  if (n > 0) AG_CHECK(bump_version(tx, shop_id));
   return n == 1;
 }
 

@@ -4,7 +4,9 @@
 //
 // Calls run inside the caller's transaction. Writes validate the funnel against the shop's other
 // offers (check_funnel) under a lock on the shop row, so two concurrent edits cannot together
-// build a loop. Thread-safe in the sense that they keep no state.
+// build a loop. Every write that changes an offer also bumps the shop's row in offer_versions
+// (same transaction), which is how each process's OfferCache learns to reload. Thread-safe in
+// the sense that they keep no state.
 #pragma once
 
 #include <cstdint>

@@ -403,7 +403,7 @@ Result<Outcome> handle_customers_data_request(Tx& tx, const InboxEvent& event, c
 Result<Outcome> handle_customers_redact(Tx& tx, const InboxEvent& event, const Clock& clock) {
   Subject s = AG_TRY(parse_subject(event.body, "orders_to_redact"));
   const int64_t now = clock.now_ms();
-  int64_t customers = 0, orders = 0, exports = 0;
+  int64_t customers = 0, orders = 0, exports = 0, offer_rows = 0;
 
   // No shop row means no customer or order rows either; stored deliveries are still searched.
   auto shop = AG_TRY(find_shop(tx, event.shop_domain));
@@ -429,13 +429,22 @@ Result<Outcome> handle_customers_redact(Tx& tx, const InboxEvent& event, const C
     }
     exports =
         AG_TRY(tx.exec("DELETE FROM data_exports WHERE shop_id = ? AND (" + ewhere + ")", ep));
+    // What the offer engine recorded about the customer (shown offers, answers, decisions).
+    if (s.customer_id) {
+      offer_rows += AG_TRY(tx.exec("DELETE FROM offer_events WHERE shop_id = ? AND customer_id = ?",
+                                   {shop->id, *s.customer_id}));
+      offer_rows +=
+          AG_TRY(tx.exec("DELETE FROM offer_decisions WHERE shop_id = ? AND customer_id = ?",
+                         {shop->id, *s.customer_id}));
+    }
   }
   int64_t deliveries = AG_TRY(redact_deliveries(tx, event, s, now));
   AG_CHECK(redact_current_delivery(tx, event));
 
   return Outcome::processed("erased: " + std::to_string(customers) + " customer row(s), " +
                             std::to_string(orders) + " order(s), " + std::to_string(exports) +
-                            " export(s), " + std::to_string(deliveries) +
+                            " export(s), " + std::to_string(offer_rows) +
+                            " offer decision/event row(s), " + std::to_string(deliveries) +
                             " stored deliveries; suppressions kept as hashes");
 }
 
@@ -459,6 +468,18 @@ Result<Outcome> handle_shop_redact(Tx& tx, const InboxEvent& event, const Clock&
   AG_CHECK(tx.exec("DELETE FROM suppressions WHERE shop_id = ?", id));
   AG_CHECK(tx.exec("DELETE FROM data_exports WHERE shop_id = ?", id));
   AG_CHECK(delete_shop_catalog(tx, shop.id));
+  // One-click offers at work (checkout/migrations/0202): answers, events, decisions, the charge
+  // ledger (its events first, for the same reason as the lines above), stored payments and the
+  // offer cache's version row.
+  AG_CHECK(tx.exec("DELETE FROM offer_responses WHERE shop_id = ?", id));
+  AG_CHECK(tx.exec("DELETE FROM offer_events WHERE shop_id = ?", id));
+  AG_CHECK(tx.exec("DELETE FROM offer_decisions WHERE shop_id = ?", id));
+  AG_CHECK(tx.exec(
+      "DELETE FROM charge_events WHERE charge_id IN (SELECT id FROM charges WHERE shop_id = ?)",
+      id));
+  AG_CHECK(tx.exec("DELETE FROM charges WHERE shop_id = ?", id));
+  AG_CHECK(tx.exec("DELETE FROM order_payments WHERE shop_id = ?", id));
+  AG_CHECK(tx.exec("DELETE FROM offer_versions WHERE shop_id = ?", id));
   // The merchant's configuration (checkout's offers, email's flows) goes too; named here by
   // table so that this module needs none of theirs. One statement each: offers link to offers,
   // and the foreign key is checked when the statement ends.

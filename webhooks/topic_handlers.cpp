@@ -31,16 +31,6 @@ void register_topic_handlers(WebhookDispatcher& dispatcher, JobQueue& queue, con
   dispatcher.on("shopify", "shop/redact",
                 [c](Tx& tx, const InboxEvent& ev) { return handle_shop_redact(tx, ev, *c); });
 
-  // The inbox row is the storage: the checkout module reads these events from it. Marking them
-  // processed (not ignored) tells operators they were expected and kept on purpose.
-  for (const char* type :
-       {"payment_intent.succeeded", "payment_intent.payment_failed",
-        "payment_intent.requires_action", "payment_intent.canceled", "payment_intent.processing",
-        "payment_intent.amount_capturable_updated"}) {
-    dispatcher.on("stripe", type, [](Tx&, const InboxEvent&) -> Result<Outcome> {
-      return Outcome::processed("stored for checkout");
-    });
-  }
   // Every other topic has no handler: the dispatcher stores it and marks it ignored with the
   // reason "no handler for <source> topic <topic>".
 }

@@ -4,8 +4,10 @@
 //   customers/data_request -> an export for the merchant; customers/redact -> erase the
 //     customer's personal data (salted hashes of suppressed addresses survive);
 //   shop/redact -> delete all of the shop's data;
-//   products/create, products/update, products/delete -> the products cache (product_sync.h);
-//   stripe payment_intent.* -> stored for the checkout module.
+//   products/create, products/update, products/delete -> the products cache (product_sync.h).
+// Stripe's payment_intent.* events belong to the checkout module (checkout/payment_events.h);
+// the shell registers its handlers on the same dispatcher (plugin/app/app_context.cpp), since
+// webhooks/ never includes checkout/. Registered here alone, they are ignored as unhandled.
 #pragma once
 
 #include "plugin/core/clock.h"

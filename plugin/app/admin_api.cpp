@@ -5,6 +5,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "checkout/charge_ledger.h"
+#include "checkout/offer_events.h"
 #include "checkout/offer_model.h"
 #include "checkout/offer_store.h"
 #include "email/flow_model.h"
@@ -419,6 +421,78 @@ ApiResult get_export_route(Db& db, const httplib::Request& req, const AdminSessi
   return Reply{200, {{"export", std::move(j)}}};
 }
 
+// ---- checkout: charges, diagnostics, analytics ----------------------------------------------
+
+// The next cursor of a newest-first list of JSON objects with an "id".
+json next_cursor_of(const json& list, int limit) {
+  if (!list.is_array() || list.empty()) return nullptr;
+  return next_cursor(list.size(), limit, list.back().value("id", int64_t{0}));
+}
+
+ApiResult list_charges_route(Db& db, const httplib::Request& req, const AdminSession& s) {
+  PageParams page = AG_TRY(page_params(req));
+  json charges;
+  AG_CHECK(db.read([&](Tx& tx) -> Result<void> {
+    charges = AG_TRY(checkout::list_charges(tx, s.shop.id, page.limit, page.cursor));
+    return {};
+  }));
+  json cursor = next_cursor_of(charges, page.limit);
+  return Reply{200, {{"charges", std::move(charges)}, {"next_cursor", std::move(cursor)}}};
+}
+
+ApiResult get_charge_route(Db& db, const httplib::Request& req, const AdminSession& s) {
+  int64_t id = AG_TRY(path_id(req, "charge"));
+  std::optional<json> charge;
+  AG_CHECK(db.read([&](Tx& tx) -> Result<void> {
+    charge = AG_TRY(checkout::charge_detail(tx, s.shop.id, id));
+    return {};
+  }));
+  if (!charge) return not_found("no charge " + std::to_string(id));
+  return Reply{200, {{"charge", std::move(*charge)}}};
+}
+
+// ?order=<order id or post-purchase referenceId>: every decision for that order, oldest first
+// ("why was no offer shown for #1001?"). Without it: the recent decisions, newest first.
+ApiResult diagnostics_route(Db& db, const httplib::Request& req, const AdminSession& s) {
+  std::string order = req.get_param_value("order");
+  if (req.has_param("order")) {
+    if (order.empty() || order.size() > 255) {
+      return bad_request("order must be an order id, its name (#1001) or a post-purchase referenceId");
+    }
+    constexpr std::string_view kOrderGid = "gid://shopify/Order/";
+    if (order.starts_with(kOrderGid)) order.erase(0, kOrderGid.size());
+    json decisions;
+    AG_CHECK(db.read([&](Tx& tx) -> Result<void> {
+      if (order.starts_with("#")) {
+        // The name the merchant sees; decisions are keyed by the order id.
+        auto row = AG_TRY(tx.query_one("SELECT order_id FROM orders WHERE shop_id = ? AND name = ?",
+                                       {s.shop.id, order}));
+        if (row) order = std::to_string(row->i64(0));
+      }
+      decisions = AG_TRY(checkout::decisions_for_order(tx, s.shop.id, order));
+      return {};
+    }));
+    return Reply{200, {{"order", order}, {"decisions", std::move(decisions)}}};
+  }
+  PageParams page = AG_TRY(page_params(req));
+  json decisions;
+  AG_CHECK(db.read([&](Tx& tx) -> Result<void> {
+    decisions = AG_TRY(checkout::recent_decisions(tx, s.shop.id, page.limit, page.cursor));
+    return {};
+  }));
+  json cursor = next_cursor_of(decisions, page.limit);
+  return Reply{200, {{"decisions", std::move(decisions)}, {"next_cursor", std::move(cursor)}}};
+}
+
+ApiResult analytics_route(Db& db, const AdminSession& s) {
+  json stats;
+  AG_CHECK(db.read([&](Tx& tx) -> Result<void> {
+    stats = AG_TRY(checkout::offer_stats(tx, s.shop.id));
+    return {};
+  }));
+  return Reply{200, {{"offers", std::move(stats)}}};
+}
+
 // ---- the page -------------------------------------------------------------------------------
 
 const AdminAsset* find_asset(std::string_view name) {
@@ -524,6 +598,13 @@ void AdminRoutes::mount(httplib::Server& s) {
          guarded([&db, &queue](Req r, Ses ses) { return retry_job_route(db, queue, r, ses); }));
   s.Get("/api/admin/exports",
         guarded([&db](Req r, Ses ses) { return list_exports_route(db, r, ses); }));
+  s.Get("/api/admin/charges",
+        guarded([&db](Req r, Ses ses) { return list_charges_route(db, r, ses); }));
+  s.Get(R"(/api/admin/charges/([^/]+))",
+        guarded([&db](Req r, Ses ses) { return get_charge_route(db, r, ses); }));
+  s.Get("/api/admin/diagnostics",
+        guarded([&db](Req r, Ses ses) { return diagnostics_route(db, r, ses); }));
+  s.Get("/api/admin/analytics", guarded([&db](Req, Ses ses) { return analytics_route(db, ses); }));
   s.Get(R"(/api/admin/exports/([^/]+))",
         guarded([&db](Req r, Ses ses) { return get_export_route(db, r, ses); }));
 

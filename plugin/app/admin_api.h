@@ -15,6 +15,16 @@
 //   POST   /api/admin/jobs/{id}/retry          requeues a dead job: {"job": {"id", "state"}}
 //   GET    /api/admin/exports?limit&cursor     customer data exports (customers/data_request)
 //   GET    /api/admin/exports/{id}             one export with its JSON document
+//   GET    /api/admin/charges?limit&cursor     one-click charges, newest first, each with its
+//                                              state history (checkout/charge_ledger.h)
+//   GET    /api/admin/charges/{id}             {"charge": {...}}
+//   GET    /api/admin/diagnostics?order=ID     {"order", "decisions": [...]}: every offer decision
+//                                              for the order (its id, GID, name "#1001", or the
+//                                              post-purchase referenceId), oldest first, with why
+//                                              nothing was shown
+//   GET    /api/admin/diagnostics?limit&cursor {"decisions", "next_cursor"}: recent, newest first
+//   GET    /api/admin/analytics                {"offers": [...]}: per offer and A/B arm,
+//                                              impressions, accepts, declines, holdouts, revenue
 //   POST   /api/admin/dev-login                DEV_MODE only: {"code"} -> {"token", ...}
 //   GET    /admin, /admin/{file}               the merchant page (plugin/app/admin_page/)
 //

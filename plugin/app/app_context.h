@@ -4,6 +4,13 @@
 
 #include <memory>
 
+#include "checkout/charge_fulfilment.h"
+#include "checkout/checkout_routes.h"
+#include "checkout/offer_cache.h"
+#include "checkout/offer_events.h"
+#include "checkout/one_click.h"
+#include "checkout/stripe_client.h"
+
 #include "plugin/app/platform_services.h"
 #include "plugin/core/clock.h"
 #include "plugin/core/config.h"
@@ -24,6 +31,18 @@ struct AppContext {
   std::unique_ptr<webhooks::WebhookDispatcher> dispatcher;
   std::unique_ptr<PlatformServices> platform;  // tokens, Admin API client, catalog sync
   JobHandlers handlers;
+
+  // Checkout. Declared after the database, so destroyed before it: the EventSink writes what is
+  // still queued when it is destroyed.
+  std::unique_ptr<HttpClient> stripe_http;
+  // Always present. Without STRIPE_SECRET_KEY its options are invalid, so every call is refused
+  // locally and a thank-you accept ends as `failed` with that reason (nothing is sent).
+  std::unique_ptr<checkout::StripeClient> stripe;
+  std::unique_ptr<checkout::OfferCache> offer_cache;
+  std::unique_ptr<checkout::EventSink> offer_events;
+  std::unique_ptr<checkout::OneClick> one_click;
+  std::unique_ptr<checkout::ChargeFulfilment> charge_fulfilment;
+  std::unique_ptr<checkout::CheckoutServices> checkout;  // what the /checkout routes use
 
   AppContext(Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
 };

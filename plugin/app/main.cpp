@@ -1,8 +1,10 @@
-// afterglow serve | worker [--drain] | migrate | jobs [--retry ID] | seed-demo | describe
+// afterglow serve | worker [--drain] | migrate | jobs [--retry ID] |
+//           seed-demo [--platform-token-file FILE] | describe
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -26,7 +28,8 @@ int usage() {
                "  worker [--drain]   job workers only; --drain runs due jobs and exits\n"
                "  migrate            apply pending schema migrations\n"
                "  jobs [--retry ID]  queue counts by state and dead jobs; requeue one\n"
-               "  seed-demo          create the demo shop and sample data (development)\n"
+               "  seed-demo [--platform-token-file FILE]\n"
+               "                     create the demo shop and sample data (development)\n"
                "  describe           JSON: handled webhook topics and required scopes\n");
   return 2;
 }
@@ -82,6 +85,7 @@ int serve(const std::string& file) {
   app::Server server(a.config, *a.db, *a.queue, a.clock, a.metrics,
                      [&workers] { workers.notify(); });
   server.set_platform(a.platform.get());
+  server.set_checkout(a.checkout.get());
   auto ports = server.bind();
   if (!ports) return die(ports.error());
   workers.start();
@@ -96,6 +100,7 @@ int serve(const std::string& file) {
 
   std::thread signals = start_signal_thread([&server] { server.stop(); });
   server.run();  // returns after stop(), once in-flight requests finished
+  a.offer_events->flush();  // the last decisions and impressions reach the database
   workers.stop();  // each worker finishes its current job
   signals.join();
   log::info("stopped");
@@ -188,12 +193,33 @@ int jobs_cmd(const std::string& file, const std::vector<std::string>& args) {
   return 0;
 }
 
-int seed_cmd(const std::string& file) {
+// seed-demo [--platform-token-file FILE]: FILE holds the access token the development platform
+// accepts for the demo shop (scripts/run.sh makes it); it is stored encrypted, never printed.
+int seed_cmd(const std::string& file, const std::vector<std::string>& args) {
+  std::string token_file;
+  if (args.size() == 2 && args[0] == "--platform-token-file") {
+    token_file = args[1];
+  } else if (!args.empty()) {
+    return usage();
+  }
   auto config = config_for(file, ConfigPurpose::kAdmin);
   if (!config) return die(config.error());
   auto app = app::build_app(*config, SystemClock::instance(), /*migrate=*/true);
   if (!app) return die(app.error());
-  auto r = app::seed_demo(*(*app)->db, SystemClock::instance());
+  app::DemoSeedOptions options;
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    std::string token;
+    if (!(in >> token)) {
+      return die(Error{ErrorCode::kInvalidArgument, "cannot read " + token_file});
+    }
+    if (!(*app)->platform->ready()) {
+      return die(Error{ErrorCode::kInvalidArgument, app::kNoEncryptionKey});
+    }
+    options.tokens = (*app)->platform->tokens.get();
+    options.platform_access_token = token;
+  }
+  auto r = app::seed_demo(*(*app)->db, SystemClock::instance(), options);
   if (!r) return die(r.error());
   std::printf("%s\n", r->c_str());
   return 0;
@@ -216,7 +242,7 @@ int main(int argc, char** argv) {
   if (cmd == "worker" && rest == std::vector<std::string>{"--drain"}) return worker(config_file, true);
   if (cmd == "migrate" && rest.empty()) return migrate_cmd(config_file);
   if (cmd == "jobs") return jobs_cmd(config_file, rest);
-  if (cmd == "seed-demo" && rest.empty()) return seed_cmd(config_file);
+  if (cmd == "seed-demo") return seed_cmd(config_file, rest);
   if (cmd == "describe" && rest.empty()) {
     std::printf("%s\n", app::describe_json().c_str());  // no config, database or secret needed
     return 0;

@@ -6,11 +6,14 @@
 #include <chrono>
 #include <thread>
 
+#include "checkout/checkout_routes.h"
 #include "plugin/core/crypto.h"
 #include "plugin/core/http_reply.h"
 #include "plugin/core/log.h"
 #include "plugin/core/migrations.h"
+#include "checkout/widget_route.h"
 #include "plugin/app/admin_api.h"
+#include "plugin/app/demo_routes.h"
 #include "plugin/app/install_routes.h"
 #include "webhooks/routes.h"
 
@@ -30,7 +33,9 @@ void begin_request() {
 std::string route_label(const httplib::Request& req) {
   static const char* kKnown[] = {"/healthz", "/readyz", "/metrics", "/webhooks/shopify",
                                  "/webhooks/stripe", "/bench/empty", "/", "/auth/install",
-                                 "/auth/callback"};
+                                 "/auth/callback", "/checkout/offers",
+                                 "/checkout/sign-changeset", "/checkout/accept",
+                                 "/checkout/decline"};
   for (const char* k : kKnown) {
     if (req.path == k) return k;
   }
@@ -38,11 +43,13 @@ std::string route_label(const httplib::Request& req) {
   if (req.path.starts_with("/api/admin/")) {
     std::string resource = req.path.substr(11, req.path.find('/', 11) - 11);
     for (const char* r : {"offers", "flows", "settings", "inbox", "jobs", "exports", "session",
-                          "dev-login"}) {
+                          "dev-login", "charges", "diagnostics", "analytics"}) {
       if (resource == r) return "/api/admin/" + resource;
     }
   }
   if (req.path == "/admin" || req.path.starts_with("/admin/")) return "/admin";
+  if (req.path == "/checkout/widget.js") return "/checkout/widget.js";
+  if (req.path.starts_with("/demo/")) return "/demo";
   return "other";
 }
 
@@ -60,6 +67,7 @@ struct Server::Impl {
   std::thread http_thread;
   std::unique_ptr<AdminRoutes> admin;  // one for both listeners: it holds the dev login code
   PlatformServices* platform = nullptr;  // set_platform
+  checkout::CheckoutServices* checkout = nullptr;  // set_checkout
   std::unique_ptr<InstallRoutes> install;  // one for both listeners
 
   Impl(const Config& c, Db& d, JobQueue& q, const Clock& cl, Metrics& m, std::function<void()> cb)
@@ -79,6 +87,9 @@ struct Server::Impl {
     s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       begin_request();
       res.set_header("X-Request-Id", t_request_id);
+      // The checkout extensions read every answer cross-origin, refusals below included: without
+      // these headers the browser hides a 413 behind an opaque network error.
+      if (checkout::is_checkout_path(req.path)) checkout::set_cors_headers(res);
       // 0.11.4 enforces the body limit only via Content-Length and decompresses before the
       // handler sees the body (cpp.md §2.5): refuse chunked and encoded bodies outright, so the
       // limit holds and the HMAC is computed over the bytes the sender signed.
@@ -192,6 +203,9 @@ struct Server::Impl {
                                                 on_accepted_work);
     }
     install->mount(s);
+    if (checkout) checkout::mount_checkout_routes(s, *checkout);
+    checkout::mount_widget_route(s);
+    mount_demo_routes(s, config, db, clock);  // DEV_MODE only
   }
 };
 
@@ -207,6 +221,8 @@ Server::Server(const Config& config, Db& db, JobQueue& queue, const Clock& clock
 Server::~Server() { stop(); }
 
 void Server::set_platform(PlatformServices* platform) { impl_->platform = platform; }
+
+void Server::set_checkout(checkout::CheckoutServices* checkout) { impl_->checkout = checkout; }
 
 Result<std::pair<int, int>> Server::bind() {
   int https_port = -1, http_port = -1;

@@ -11,6 +11,10 @@
 #include "plugin/core/job_queue.h"
 #include "plugin/core/metrics.h"
 
+namespace afterglow::checkout {
+struct CheckoutServices;
+}
+
 namespace afterglow::app {
 
 struct PlatformServices;
@@ -25,6 +29,9 @@ class Server {
   // The platform services the install routes (/auth/install, /auth/callback) use; call before
   // bind(). Without it those routes answer 503.
   void set_platform(PlatformServices* platform);
+  // The services the /checkout routes use; call before bind(). Without it those routes are not
+  // mounted (404).
+  void set_checkout(checkout::CheckoutServices* checkout);
   // Binds the listeners; returns the bound ports (https, http; -1 for one that is off).
   Result<std::pair<int, int>> bind();
   // Serves until stop(); blocks. Call after bind().

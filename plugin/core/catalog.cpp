@@ -65,8 +65,9 @@ Result<CatalogProduct> read_product_row(Tx& tx, const Row& p, std::optional<std:
   out.deleted = p.i64(8) != 0;
   for (const Row& v : AG_TRY(tx.query(
            "SELECT variant_id, title, sku, position, price, price_minor, compare_at_price, "
-           "compare_at_price_minor, inventory_quantity, available, image_url FROM "
-           "catalog_variants WHERE product_row_id = ? ORDER BY position, variant_id",
+           "compare_at_price_minor, inventory_quantity, available, image_url, unit_cost, "
+           "unit_cost_minor FROM catalog_variants WHERE product_row_id = ? "
+           "ORDER BY position, variant_id",
            {row_id}))) {
     CatalogVariant cv;
     cv.id = v.i64(0);
@@ -80,11 +81,14 @@ Result<CatalogProduct> read_product_row(Tx& tx, const Row& p, std::optional<std:
     cv.inventory_quantity = v.opt_i64(8);
     cv.available = v.i64(9) != 0;
     cv.image_url = v.text(10);
+    cv.unit_cost = v.opt_text(11);
+    cv.unit_cost_minor = v.opt_i64(12);
     // Rows written before the currency was known get their minor units now.
     if (!cv.price_minor) cv.price_minor = minor_units(cv.price, currency);
     if (!cv.compare_at_price_minor) {
       cv.compare_at_price_minor = minor_units(cv.compare_at_price, currency);
     }
+    if (!cv.unit_cost_minor) cv.unit_cost_minor = minor_units(cv.unit_cost, currency);
     out.variants.push_back(std::move(cv));
   }
   for (const Row& c : AG_TRY(tx.query("SELECT collection_id, collection_title FROM "
@@ -160,23 +164,40 @@ Result<bool> upsert_product(Tx& tx, int64_t shop_id, const CatalogProduct& produ
     if (!row) return fail(ErrorCode::kInternal, "catalog product insert returned no id");
     row_id = row->i64(0);
   }
+  // Webhook payloads carry no unit cost: each variant keeps the one a sync stored.
+  std::map<int64_t, std::optional<std::string>> stored_costs;
+  if (!product.unit_costs_known) {
+    for (const Row& r : AG_TRY(tx.query(
+             "SELECT variant_id, unit_cost FROM catalog_variants WHERE product_row_id = ?",
+             {row_id}))) {
+      stored_costs[r.i64(0)] = r.opt_text(1);
+    }
+  }
   AG_CHECK(tx.exec("DELETE FROM catalog_variants WHERE product_row_id = ?", {row_id}));
   for (const CatalogVariant& v : product.variants) {
+    std::optional<std::string> unit_cost = v.unit_cost;
+    if (!product.unit_costs_known) {
+      auto it = stored_costs.find(v.id);
+      unit_cost = it != stored_costs.end() ? it->second : std::nullopt;
+    }
     AG_CHECK(tx.exec(
         "INSERT INTO catalog_variants (shop_id, product_row_id, variant_id, title, sku, "
         "position, price, price_minor, compare_at_price, compare_at_price_minor, "
-        "inventory_quantity, available, image_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "inventory_quantity, available, image_url, unit_cost, unit_cost_minor) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (shop_id, variant_id) DO UPDATE SET product_row_id = excluded.product_row_id, "
         "title = excluded.title, sku = excluded.sku, position = excluded.position, "
         "price = excluded.price, price_minor = excluded.price_minor, "
         "compare_at_price = excluded.compare_at_price, "
         "compare_at_price_minor = excluded.compare_at_price_minor, "
         "inventory_quantity = excluded.inventory_quantity, available = excluded.available, "
-        "image_url = excluded.image_url",
+        "image_url = excluded.image_url, unit_cost = excluded.unit_cost, "
+        "unit_cost_minor = excluded.unit_cost_minor",
         {shop_id, row_id, v.id, text_or_null(v.title), text_or_null(v.sku), int64_t{v.position},
          v.price, opt_value(minor_units(v.price, currency)), opt_value(v.compare_at_price),
          opt_value(minor_units(v.compare_at_price, currency)), opt_value(v.inventory_quantity),
-         int64_t{v.available ? 1 : 0}, text_or_null(v.image_url)}));
+         int64_t{v.available ? 1 : 0}, text_or_null(v.image_url), opt_value(unit_cost),
+         opt_value(minor_units(unit_cost, currency))}));
   }
   if (product.collections_known) {
     AG_CHECK(tx.exec("DELETE FROM catalog_product_collections WHERE product_row_id = ?", {row_id}));
@@ -294,6 +315,7 @@ Result<ProductWebhookResult> apply_product_webhook(Tx& tx, int64_t shop_id, std:
     }
   }
   p.collections_known = false;  // REST product payloads do not name collections
+  p.unit_costs_known = false;   // nor unit costs (those live on the inventory item)
 
   auto known = AG_TRY(tx.query_one(
       "SELECT deleted FROM catalog_products WHERE shop_id = ? AND product_id = ?", {shop_id, *id}));

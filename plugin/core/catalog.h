@@ -39,6 +39,10 @@ struct CatalogVariant {
   std::optional<int64_t> inventory_quantity;
   bool available = true;  // availableForSale
   std::string image_url;
+  // inventoryItem.unitCost (decimal string, shop currency); nullopt when the merchant entered
+  // none. Minor units filled like price_minor.
+  std::optional<std::string> unit_cost;
+  std::optional<int64_t> unit_cost_minor;
 };
 
 struct CatalogProduct {
@@ -50,6 +54,7 @@ struct CatalogProduct {
   std::string image_url;
   std::vector<CatalogCollection> collections;
   bool collections_known = true;  // false: keep the stored ones (webhook payloads)
+  bool unit_costs_known = true;   // false: keep each variant's stored cost (webhook payloads)
   std::vector<CatalogVariant> variants;
   int64_t updated_at_ms = 0;  // the platform's updatedAt
   bool deleted = false;

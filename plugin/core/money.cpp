@@ -99,3 +99,22 @@ Result<int64_t> parse_money(std::string_view amount, std::string_view currency) 
 }
 
 }  // namespace afterglow
+
+namespace afterglow {
+
+std::string format_money(int64_t minor, std::string_view currency) {
+  int exp = currency_exponent(currency);
+  bool negative = minor < 0;
+  // Through unsigned so INT64_MIN negates without overflow.
+  uint64_t magnitude = negative ? 0 - static_cast<uint64_t>(minor) : static_cast<uint64_t>(minor);
+  std::string digits = std::to_string(magnitude);
+  if (exp > 0) {
+    if (digits.size() <= static_cast<size_t>(exp)) {
+      digits.insert(0, static_cast<size_t>(exp) + 1 - digits.size(), '0');
+    }
+    digits.insert(digits.size() - static_cast<size_t>(exp), ".");
+  }
+  return negative ? "-" + digits : digits;
+}
+
+}  // namespace afterglow

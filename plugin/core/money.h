@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "plugin/core/error.h"
@@ -27,5 +28,13 @@ int currency_exponent(std::string_view currency);
 //   - the result does not fit in int64.
 // Pure and thread-safe.
 Result<int64_t> parse_money(std::string_view amount, std::string_view currency);
+
+}  // namespace afterglow
+
+namespace afterglow {
+
+// The decimal form of `minor` units of `currency` with exactly its exponent's decimals:
+// (1250, "USD") → "12.50", (1000, "JPY") → "1000", (-5, "USD") → "-0.05". Pure and thread-safe.
+std::string format_money(int64_t minor, std::string_view currency);
 
 }  // namespace afterglow

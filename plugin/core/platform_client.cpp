@@ -17,17 +17,22 @@ using std::chrono::milliseconds;
 
 // Costs the budget must hold before a call (the platform's calculated cost: 1 per object, 2 per
 // connection plus `first` × its nodes, 10 per mutation). Kept under the 1000-point query cap.
+// One product is 218: itself and its media chain (4), collections (2 + 10), variants (2 + 50 ×
+// (variant, image, inventoryItem, unitCost)). A page of 4 is 2 + 4 × 218 = 874.
 constexpr int kMutationCost = 10;
-constexpr int kProductPageCost = 950;
-constexpr int kProductCost = 120;
+constexpr int kProductsPerPage = 4;
+constexpr int kProductPageCost = 880;
+constexpr int kProductCost = 220;
 
+// inventoryItem.unitCost (MoneyV2, shop currency; null when no cost was entered) feeds the
+// offer engine's margin floor.
 constexpr const char* kProductFields = R"(
       id title handle status tags updatedAt
       featuredMedia { preview { image { url } } }
       collections(first: 10) { nodes { id title } }
       variants(first: 50) {
         nodes { id title sku position price compareAtPrice inventoryQuantity availableForSale
-                image { url } }
+                image { url } inventoryItem { unitCost { amount } } }
       })";
 
 constexpr const char* kOutstanding =
@@ -123,6 +128,12 @@ Result<CatalogProduct> product_from(const json& node) {
           cv.available = a->get<bool>();
         }
         if (const json* image = child(v, "image")) cv.image_url = str(*image, "url");
+        if (const json* item = child(v, "inventoryItem")) {
+          if (const json* cost = child(*item, "unitCost")) {
+            std::string amount = str(*cost, "amount");
+            if (!amount.empty()) cv.unit_cost = amount;
+          }
+        }
         p.variants.push_back(std::move(cv));
       }
     }
@@ -380,7 +391,8 @@ Result<ProductPage> PlatformClient::fetch_products(std::string_view shop,
                                                    const std::optional<std::string>& cursor) {
   std::string q = std::string(
                       "query Products($cursor: String) { shop { currencyCode } "
-                      "products(first: 8, after: $cursor) { "
+                      "products(first: " + std::to_string(kProductsPerPage) +
+                      ", after: $cursor) { "
                       "pageInfo { hasNextPage endCursor } nodes {") +
                   kProductFields + " } } }";
   json vars = {{"cursor", cursor ? json(*cursor) : json(nullptr)}};

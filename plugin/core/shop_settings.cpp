@@ -1,6 +1,7 @@
 #include "plugin/core/shop_settings.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "plugin/core/json_fields.h"
 
@@ -13,7 +14,7 @@ constexpr std::string_view kDays[] = {"mon", "tue", "wed", "thu", "fri", "sat", 
 // The keys of shops.settings this module owns; others (set by other modules) are kept as they are.
 constexpr std::string_view kOwnedKeys[] = {
     "sender_name",    "sender_email",         "postal_address",      "quiet_hours",
-    "frequency_caps", "margin_floor_percent", "offer_window_minutes"};
+    "frequency_caps", "margin_floor_percent", "offer_window_minutes", "stripe_account_id"};
 
 // Deliberately loose: the mail server is the judge of deliverability; this catches typos such as
 // a missing '@' or a space, which the merchant would otherwise discover only from bounces.
@@ -28,6 +29,13 @@ bool plausible_email(std::string_view s) {
   return std::none_of(s.begin(), s.end(), [](char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '<' || c == '>' || c == ',';
   });
+}
+
+// Stripe account ids are "acct_" and letters/digits (e.g. acct_1032D82eZvKYlo2C).
+bool valid_stripe_account(std::string_view s) {
+  if (!s.starts_with("acct_") || s.size() < 8) return false;
+  return std::all_of(s.begin() + 5, s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
 }
 
 }  // namespace
@@ -86,6 +94,10 @@ Result<ShopSettings> settings_from_json(const json& value, std::vector<FieldErro
       r.number("margin_floor_percent", 0, 100, 2).value_or(s.margin_floor_percent);
   s.offer_window_minutes =
       static_cast<int>(r.integer_or("offer_window_minutes", 1, 60, s.offer_window_minutes));
+  s.stripe_account_id = r.text("stripe_account_id", 64);
+  if (!s.stripe_account_id.empty() && !valid_stripe_account(s.stripe_account_id)) {
+    errors.add(r.field("stripe_account_id"), "must be a Stripe account id such as acct_1A2b3C");
+  }
   r.reject_unknown();
 
   if (!errors.empty()) {
@@ -110,7 +122,8 @@ json settings_to_json(const ShopSettings& s) {
                 {"sms_hours", s.frequency_caps.sms_hours},
                 {"weekly_max", s.frequency_caps.weekly_max}}},
               {"margin_floor_percent", s.margin_floor_percent},
-              {"offer_window_minutes", s.offer_window_minutes}};
+              {"offer_window_minutes", s.offer_window_minutes},
+              {"stripe_account_id", s.stripe_account_id}};
 }
 
 namespace {

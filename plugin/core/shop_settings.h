@@ -46,6 +46,9 @@ struct ShopSettings {
   FrequencyCaps frequency_caps;
   double margin_floor_percent = 0;  // an offer's discount never takes margin below this
   int offer_window_minutes = 15;    // how long a post-purchase offer stays acceptable
+  // The shop's own Stripe account (Connect, sent as Stripe-Account: acct_…): thank-you page
+  // charges go there. Empty: no thank-you offers, and the diagnostics say why.
+  std::string stripe_account_id;
 };
 
 // Reads settings from their JSON form (the body of PUT /api/admin/settings). Absent keys take

@@ -340,7 +340,7 @@ struct FakePlatform::State {
     }
     ShopData& s = shops[shop];
     const bool mutation = op.rfind("orderEdit", 0) == 0 || op == "orderMarkAsPaid";
-    const int requested = mutation ? 10 : op == "products" ? 950 : 120;
+    const int requested = mutation ? 10 : op == "products" ? 880 : 220;
     refill(s);
     auto fault = std::find_if(faults.begin(), faults.end(), [&](const Fault& f) {
       return f.operation.empty() || f.operation == op;
@@ -407,7 +407,9 @@ struct FakePlatform::State {
            {"inventoryQuantity",
             v.inventory_quantity ? json(*v.inventory_quantity) : json(nullptr)},
            {"availableForSale", v.available},
-           {"image", v.image_url.empty() ? json(nullptr) : json{{"url", v.image_url}}}});
+           {"image", v.image_url.empty() ? json(nullptr) : json{{"url", v.image_url}}},
+           {"inventoryItem",
+            {{"unitCost", v.unit_cost ? json{{"amount", *v.unit_cost}} : json(nullptr)}}}});
     }
     return {{"id", product_gid(p.id)},
             {"title", p.title},
@@ -670,6 +672,12 @@ void FakePlatform::revoke_access_tokens(std::string_view shop) {
   for (auto& [token, entry] : state_->access_tokens) {
     if (entry.first == shop) entry.second = 0;
   }
+}
+
+void FakePlatform::add_access_token(std::string_view shop, std::string token) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->access_tokens[token] = {std::string(shop), INT64_MAX};
+  state_->shops[std::string(shop)].latest_access = std::move(token);
 }
 
 void FakePlatform::fail_token_endpoint(int status, int times) {

@@ -106,6 +106,9 @@ class FakePlatform {
   std::string refresh_token(std::string_view shop) const;
   // Makes every access token of `shop` invalid (401), as if expired.
   void revoke_access_tokens(std::string_view shop);
+  // Accepts `token` as a non-expiring access token of `shop`, as if a grant had issued it (the
+  // development platform: the demo shop's token is stored by `afterglow seed-demo`).
+  void add_access_token(std::string_view shop, std::string token);
   // The token endpoint answers `status` to the next `times` grant requests.
   void fail_token_endpoint(int status, int times = 1);
   // While held, refresh-token grants wait before answering; release() lets them through.

@@ -24,7 +24,7 @@ std::string order_json(const OrderPayload& o) {
       {"name", o.name},
       {"email", o.email},
       {"phone", o.phone},
-      {"created_at", "2025-04-22T14:30:00-05:00"},
+      {"created_at", o.created_at},
       {"updated_at", o.updated_at},
       {"currency", o.currency},
       {"presentment_currency", o.presentment_currency},

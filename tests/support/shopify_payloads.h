@@ -10,6 +10,7 @@ namespace afterglow::testing {
 struct OrderPayload {
   int64_t id = 820982911946154508;
   std::string name = "#1001";
+  std::string created_at = "2025-04-22T14:30:00-05:00";
   std::string updated_at = "2025-04-22T14:30:00-05:00";
   std::string financial_status = "paid";
   std::string email = "jon@example.com";

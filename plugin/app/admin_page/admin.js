@@ -1,5 +1,5 @@
-// The merchant page: lists and edits offers, flows and settings, shows the webhook inbox, dead
-// jobs and data exports. Everything goes through /api/admin with a session token: from App
+// The merchant page: lists and edits offers, flows and settings, shows one-click charges, why an
+// order got no offer, the webhook inbox, dead jobs and data exports. Everything goes through /api/admin with a session token: from App
 // Bridge (shopify.idToken()) inside the Shopify admin, or from the one-time development login.
 // Errors are never silent: API field errors appear next to their field, anything else in the
 // banner at the top.
@@ -487,6 +487,7 @@ async function loadSettings() {
   f.fc_email.value = s.frequency_caps.email_hours; f.fc_sms.value = s.frequency_caps.sms_hours;
   f.fc_weekly.value = s.frequency_caps.weekly_max;
   f.margin_floor_percent.value = s.margin_floor_percent; f.offer_window_minutes.value = s.offer_window_minutes;
+  f.stripe_account_id.value = str(s.stripe_account_id);
 }
 
 async function saveSettings(e) {
@@ -509,12 +510,116 @@ async function saveSettings(e) {
         }),
         margin_floor_percent: numberOrText(f.margin_floor_percent.value),
         offer_window_minutes: numberOrText(f.offer_window_minutes.value),
+        stripe_account_id: f.stripe_account_id.value.trim(),
       }));
       clearFieldErrors(f);
       $('#settings-saved').hidden = false;
       showBanner('Settings saved.', true);
     } catch (err) { reportError(err, f); }
   });
+}
+
+// ---- charges --------------------------------------------------------------------------------
+
+const charges = { cursor: null };
+
+function chargeHistory(c) {
+  const items = (c.events || []).map((e) => el('li', {}, when(e.at_ms) + ' · ', badge(e.state),
+    e.reason ? ' ' + e.reason : ''));
+  const details = [];
+  if (c.charge_key) details.push('Key ' + c.charge_key);
+  if (c.decline_code) details.push('Decline code ' + c.decline_code);
+  if (c.refund_id) details.push('Refund ' + c.refund_id);
+  return el('tr', { class: 'history', dataset: { historyFor: c.id } },
+    el('td', { colspan: '8' },
+      details.length ? el('div', { class: 'hint' }, details.join(' · ')) : '',
+      items.length ? el('ul', { class: 'events' }, ...items) : el('span', { class: 'hint' }, 'No state changes recorded.')));
+}
+
+function chargeRow(c) {
+  const row = el('tr', { dataset: { chargeId: c.id } },
+    el('td', {}, c.id), el('td', {}, str(c.order_id)), el('td', {}, str(c.offer_id)),
+    el('td', {}, str(c.amount) + ' ' + str(c.currency)), el('td', {}, badge(c.state)),
+    el('td', { class: 'note' }, str(c.payment_intent_id) + (c.reason ? ' — ' + c.reason : '')),
+    el('td', {}, when(c.updated_at_ms)),
+    el('td', { class: 'actions-cell' }, el('button', {
+      class: 'secondary', 'aria-expanded': 'false',
+      onclick: (e) => {
+        const open = row.nextElementSibling && row.nextElementSibling.dataset.historyFor === String(c.id);
+        if (open) row.nextElementSibling.remove(); else row.after(chargeHistory(c));
+        e.target.setAttribute('aria-expanded', String(!open));
+        e.target.textContent = open ? 'History' : 'Hide';
+      },
+    }, 'History')));
+  return row;
+}
+
+async function loadCharges(more = false) {
+  const tbody = $('#charges-table tbody');
+  if (!more) { tbody.textContent = ''; charges.cursor = null; }
+  const q = new URLSearchParams({ limit: '50' });
+  if (more && charges.cursor) q.set('cursor', charges.cursor);
+  const data = await api('GET', '/api/admin/charges?' + q);
+  data.charges.forEach((c) => tbody.append(chargeRow(c)));
+  charges.cursor = data.next_cursor;
+  $('#charges-more').hidden = !data.next_cursor;
+  $('#charges-empty').hidden = tbody.children.length > 0;
+}
+
+// ---- orders: why no offer -------------------------------------------------------------------
+
+const REASONS = {
+  no_active_offers: 'no active offers',
+  no_matching_rule: "no offer's conditions matched this order",
+  out_of_stock: 'the offered item is out of stock',
+  already_in_order: 'the offered item is already in the order',
+  already_purchased: 'the customer bought a product the offer skips',
+  already_pitched: 'the customer already accepted or declined this item',
+  once_per_customer: 'shown to this customer before (once per customer)',
+  holdout: 'held out: the A/B control group sees nothing',
+  unknown_product: 'the offered product is not in the synced catalogue',
+  price_unknown: "the shop's currency is not known yet (catalogue not synced)",
+  max_accepted: 'the order already has the most accepted offers',
+  downsell_not_entry: 'a downsell is shown only after a decline',
+  ineligible_payment: 'no stored card for this order (no matching Stripe payment)',
+  no_payment_account: 'no Stripe account in Settings',
+  currency_mismatch: "the shopper paid in another currency than the shop's",
+  expired: 'the offer window was over',
+  order_not_synced: 'the order had not arrived from Shopify yet',
+  shop_inactive: 'the app was not installed',
+};
+const reasonText = (code) => (code ? code + (REASONS[code] ? ' — ' + REASONS[code] : '') : '');
+
+const orders = { cursor: null, order: '' };
+
+function decisionRow(d) {
+  const shown = (d.shown || []).map((id) => '#' + id).join(', ');
+  const passed = (d.rejections || []).map((r) => '#' + r.offer_id + ': ' + r.reason);
+  if (d.unmatched_not_listed) passed.push('+' + d.unmatched_not_listed + ' more not matching');
+  return el('tr', {},
+    el('td', {}, when(d.created_at_ms)), el('td', {}, d.order_key),
+    el('td', {}, d.surface === 'post_purchase' ? 'post-purchase' : 'thank-you'),
+    el('td', {}, shown || '—'), el('td', { class: 'note' }, reasonText(d.reason)),
+    el('td', { class: 'note' }, passed.join('; ')));
+}
+
+async function loadOrders(more = false) {
+  const tbody = $('#orders-table tbody');
+  if (!more) { tbody.textContent = ''; orders.cursor = null; }
+  const q = new URLSearchParams();
+  if (orders.order) {
+    q.set('order', orders.order);
+  } else {
+    q.set('limit', '50');
+    if (more && orders.cursor) q.set('cursor', orders.cursor);
+  }
+  const data = await api('GET', '/api/admin/diagnostics?' + q);
+  data.decisions.forEach((d) => tbody.append(decisionRow(d)));
+  orders.cursor = data.next_cursor || null;
+  $('#orders-caption').textContent = orders.order
+    ? 'Decisions for order ' + orders.order + ', oldest first.' : 'Recent decisions, newest first.';
+  $('#orders-more').hidden = !orders.cursor;
+  $('#orders-empty').hidden = tbody.children.length > 0;
 }
 
 // ---- inbox, jobs, exports -------------------------------------------------------------------
@@ -594,7 +699,10 @@ async function viewExport(x, button) {
 
 // ---- tabs and start-up ----------------------------------------------------------------------
 
-const LOADERS = { offers: loadOffers, flows: loadFlows, settings: loadSettings, inbox: loadInbox, jobs: loadJobs, exports: loadExports };
+const LOADERS = {
+  offers: loadOffers, flows: loadFlows, charges: loadCharges, orders: loadOrders, settings: loadSettings,
+  inbox: loadInbox, jobs: loadJobs, exports: loadExports,
+};
 
 async function showTab(name) {
   $$('.tabs button').forEach((b) => b.setAttribute('aria-selected', String(b.dataset.tab === name)));
@@ -616,7 +724,17 @@ function wire() {
   }));
   $('#settings-form').addEventListener('submit', saveSettings);
   $('#inbox-state').addEventListener('change', () => loadInbox().catch(reportError));
-  for (const name of ['offers', 'flows', 'inbox', 'jobs', 'exports']) {
+  $('#orders-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    orders.order = e.target.order.value.trim();
+    loadOrders().catch(reportError);
+  });
+  $('#orders-recent').addEventListener('click', () => {
+    orders.order = '';
+    $('#orders-form').order.value = '';
+    loadOrders().catch(reportError);
+  });
+  for (const name of ['offers', 'flows', 'charges', 'orders', 'inbox', 'jobs', 'exports']) {
     $('#' + name + '-more').addEventListener('click', () => LOADERS[name](true).catch(reportError));
   }
   window.addEventListener('unhandledrejection', (e) => reportError(e.reason || new Error('unexpected error')));

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plugin/core/catalog_sync.h"
+#include "plugin/core/time_format.h"
 #include "tests/unit/core/platform_env.h"
 
 namespace afterglow {
@@ -192,7 +193,7 @@ TEST_CASE("a full sync stores every page with currency and collections, then swe
   auto n = sync.sync_shop(kShop);
   REQUIRE(n);
   CHECK(*n == 20);
-  CHECK(env.fake.count("graphql:products") == 3);  // pages of 8
+  CHECK(env.fake.count("graphql:products") == 5);  // pages of 4
   auto p = env.product(7);
   REQUIRE(p);
   CHECK(p->collections.size() == 1);
@@ -224,6 +225,41 @@ TEST_CASE("refresh_product fetches one product with its collections", "[catalog]
   env.fake.remove_product(kShop, kProduct);
   REQUIRE(sync.refresh_product(kShop, kProduct));
   CHECK_FALSE(env.product(kProduct));
+}
+
+TEST_CASE("unit costs come from the Admin API and survive product webhooks", "[catalog][db]") {
+  CatalogEnv env;
+  REQUIRE(env.db->write([&](Tx& tx) { return set_shop_currency(tx, env.shop_id, "USD"); }));
+  CatalogProduct live = sample_product(kProduct, "21.00");
+  live.variants[0].id = 642667041472713922LL;  // the webhook body's first variant
+  live.variants[0].unit_cost = "9.40";
+  CatalogVariant uncosted = live.variants[0];
+  uncosted.id = 757650484644203962LL;
+  uncosted.position = 2;
+  uncosted.unit_cost.reset();  // no cost entered: the platform answers unitCost null
+  live.variants.push_back(uncosted);
+  env.fake.put_product(kShop, live);
+  CatalogSync sync(*env.db, env.client, env.clock);
+  REQUIRE(sync.refresh_product(kShop, kProduct));
+  auto p = env.product(kProduct);
+  REQUIRE(p);
+  REQUIRE(p->variants.size() == 2);
+  CHECK(p->variants[0].unit_cost == "9.40");
+  CHECK(p->variants[0].unit_cost_minor == 940);
+  CHECK_FALSE(p->variants[1].unit_cost);
+  CHECK_FALSE(p->variants[1].unit_cost_minor);
+
+  // A newer products/update carries no cost: the stored one stays, the price changes.
+  auto r = env.deliver("products/update",
+                       product_body(kProduct, format_iso8601_utc(platform_testing::kStartMs + 1000),
+                                    "22.00"));
+  REQUIRE(r);
+  REQUIRE(r->applied);
+  p = env.product(kProduct);
+  REQUIRE(p);
+  CHECK(p->variants[0].price_minor == 2200);
+  CHECK(p->variants[0].unit_cost_minor == 940);
+  CHECK_FALSE(p->variants[1].unit_cost);
 }
 
 TEST_CASE("catalog jobs: a shop no longer installed completes without calling the platform",

@@ -27,12 +27,12 @@ TEST_CASE("a THROTTLED answer (HTTP 200) waits until the bucket holds the cost, 
   PlatformEnv env;
   env.install();
   env.fake.put_product(kShop, sample_product(1));
-  env.fake.set_bucket_available(kShop, 50);  // a products page costs 950; refill is 100/s
+  env.fake.set_bucket_available(kShop, 50);  // a products page costs 880; refill is 100/s
   auto page = env.client.fetch_products(kShop, std::nullopt);
   REQUIRE(page);
   CHECK(page->products.size() == 1);
-  // (950 - 50) / 100 per second = 9 s, waited on the clock, not slept.
-  CHECK(env.sleeper.waits() == std::vector<std::chrono::milliseconds>{9000ms});
+  // (880 - 50) / 100 per second = 8.3 s, waited on the clock, not slept.
+  CHECK(env.sleeper.waits() == std::vector<std::chrono::milliseconds>{8300ms});
   CHECK(env.fake.count("graphql:products") == 2);
 }
 
@@ -41,11 +41,11 @@ TEST_CASE("the budget from throttleStatus makes the next call wait instead of be
   PlatformEnv env;
   env.install();
   env.fake.put_product(kShop, sample_product(1));
-  REQUIRE(env.client.fetch_products(kShop, std::nullopt));  // bucket now 2000 - 950 = 1050
-  REQUIRE(env.client.fetch_products(kShop, std::nullopt));  // 100 left
+  REQUIRE(env.client.fetch_products(kShop, std::nullopt));  // bucket now 2000 - 880 = 1120
+  REQUIRE(env.client.fetch_products(kShop, std::nullopt));  // 240 left
   CHECK(env.sleeper.waits().empty());
-  REQUIRE(env.client.fetch_products(kShop, std::nullopt));  // needs 950: waits 8.5 s first
-  CHECK(env.sleeper.waits() == std::vector<std::chrono::milliseconds>{8500ms});
+  REQUIRE(env.client.fetch_products(kShop, std::nullopt));  // needs 880: waits 6.4 s first
+  CHECK(env.sleeper.waits() == std::vector<std::chrono::milliseconds>{6400ms});
   // The platform never had to refuse: every answer was 200 with data.
   CHECK(env.fake.count("graphql:products") == 3);
   for (const auto& r : env.fake.requests()) {

@@ -44,6 +44,39 @@ OrderSpec bystander() {
   return o;
 }
 
+// What the offer engine and one-click checkout keep for a shop (checkout/migrations/0202): a
+// stored payment, the offer cache's version, a decision, an event, an answer, and a charge with
+// its event. Decisions and events are about `customer`.
+void seed_offer_activity(HandlerEnv& env, int64_t shop, int64_t customer, const std::string& tag) {
+  env.exec(
+      "INSERT INTO order_payments (shop_id, order_id, customer, payment_method, payment_intent, "
+      "created_at_ms) VALUES (?, 1, 'cus_1', 'pm_1', ?, ?)",
+      {shop, "pi_" + tag, kStartMs});
+  env.exec("INSERT INTO offer_versions (shop_id, version) VALUES (?, 1)", {shop});
+  env.exec(
+      "INSERT INTO offer_decisions (shop_id, surface, order_key, customer_id, shown, detail, "
+      "created_at_ms) VALUES (?, 'thank_you', '1', ?, '[]', '{}', ?)",
+      {shop, customer, kStartMs});
+  env.exec(
+      "INSERT INTO offer_events (shop_id, surface, order_key, offer_id, customer_id, kind, "
+      "created_at_ms) VALUES (?, 'thank_you', '1', 1, ?, 'impression', ?)",
+      {shop, customer, kStartMs});
+  env.exec(
+      "INSERT INTO offer_responses (shop_id, order_key, offer_id, token_id, action, "
+      "created_at_ms) VALUES (?, '1', 1, ?, 'accept', ?)",
+      {shop, "jti-" + tag, kStartMs});
+  env.exec(
+      "INSERT INTO charges (shop_id, order_id, offer_id, charge_key, idempotency_key, "
+      "stripe_account, customer, payment_method, product_id, variant_id, quantity, amount_minor, "
+      "discount_minor, currency, state, created_at_ms, updated_at_ms) VALUES (?, 1, 1, ?, ?, "
+      "'acct_1', 'cus_1', 'pm_1', 1, 1, 1, 100, 0, 'USD', 'succeeded', ?, ?)",
+      {shop, "ag:" + tag, "ag:" + tag + ":pi", kStartMs, kStartMs});
+  env.exec(
+      "INSERT INTO charge_events (charge_id, state, created_at_ms) SELECT id, 'succeeded', ? "
+      "FROM charges WHERE charge_key = ?",
+      {kStartMs, "ag:" + tag});
+}
+
 std::string data_request(int64_t request_id) {
   json body = {{"shop_id", 548380009},
                {"shop_domain", kShop},
@@ -150,6 +183,36 @@ TEST_CASE("customers/redact leaves no trace of the email or phone anywhere in th
   CHECK(env.i64("SELECT COUNT(*) FROM customers WHERE customer_id = 42") == 1);
 }
 
+TEST_CASE("customers/redact deletes the customer's offer decisions and events",
+          "[compliance][db]") {
+  HandlerEnv env;
+  env.deliver("orders/create", order_body(OrderSpec{}));
+  env.drain();
+  int64_t shop = shop_id(env, kShop);
+  seed_offer_activity(env, shop, static_cast<int64_t>(kCustomer), "subject");
+  // Another customer's rows in the same shop stay.
+  env.exec(
+      "INSERT INTO offer_events (shop_id, surface, order_key, offer_id, customer_id, kind, "
+      "created_at_ms) VALUES (?, 'thank_you', '2', 1, 42, 'accept', ?)",
+      {shop, kStartMs});
+  env.exec(
+      "INSERT INTO offer_decisions (shop_id, surface, order_key, customer_id, shown, detail, "
+      "created_at_ms) VALUES (?, 'thank_you', '2', 42, '[1]', '{}', ?)",
+      {shop, kStartMs});
+
+  int64_t id = env.deliver("customers/redact", redact_request());
+  env.drain();
+  REQUIRE(env.inbox_state(id) == "processed");
+  const Params subject{shop, static_cast<int64_t>(kCustomer)};
+  CHECK(env.i64("SELECT COUNT(*) FROM offer_events WHERE shop_id = ? AND customer_id = ?",
+                subject) == 0);
+  CHECK(env.i64("SELECT COUNT(*) FROM offer_decisions WHERE shop_id = ? AND customer_id = ?",
+                subject) == 0);
+  CHECK(env.i64("SELECT COUNT(*) FROM offer_events WHERE customer_id = 42") == 1);
+  CHECK(env.i64("SELECT COUNT(*) FROM offer_decisions WHERE customer_id = 42") == 1);
+  CHECK_THAT(env.inbox_note(id), Catch::Contains("2 offer decision/event row(s)"));
+}
+
 TEST_CASE("a stored order event not yet processed at redaction is skipped afterwards",
           "[compliance][db]") {
   HandlerEnv env;
@@ -210,6 +273,9 @@ TEST_CASE("shop/redact leaves no rows for the shop except its tombstone", "[comp
         {shop});
   }
 
+  seed_offer_activity(env, one, 42, "one");
+  seed_offer_activity(env, two, 42, "two");
+
   int64_t id =
       env.deliver("shop/redact", R"({"shop_id":548380009,"shop_domain":"shop-one.myshopify.com"})");
   env.drain();
@@ -218,11 +284,20 @@ TEST_CASE("shop/redact leaves no rows for the shop except its tombstone", "[comp
   auto count = [&](const std::string& table, int64_t shop) {
     return env.i64("SELECT COUNT(*) FROM " + table + " WHERE shop_id = ?", {shop});
   };
+  const std::vector<std::string> offer_tables = {"order_payments", "offer_versions",
+                                                 "offer_decisions", "offer_events",
+                                                 "offer_responses", "charges"};
   for (const char* table :
        {"customers", "orders", "suppressions", "data_exports", "jobs", "offers", "flows"}) {
     INFO(table);
     CHECK(count(table, one) == 0);
   }
+  for (const std::string& table : offer_tables) {
+    INFO(table);
+    CHECK(count(table, one) == 0);
+    CHECK(count(table, two) == 1);  // the other shop keeps its own
+  }
+  CHECK(env.i64("SELECT COUNT(*) FROM charge_events") == 1);  // the other shop's
   // The other shop keeps everything it had.
   CHECK(count("customers", two) == 1);
   CHECK(count("orders", two) == 1);

@@ -1,0 +1,418 @@
+#include "checkout/one_click.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "checkout/charge_store.h"
+#include "checkout/offer_events.h"
+#include "plugin/core/log.h"
+#include "plugin/core/shop_settings.h"
+
+namespace afterglow::checkout {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kUnchargeable = "This offer can't be added to your order.";
+constexpr std::string_view kRefundedMessage =
+    "We couldn't add this item to your order, so the payment was refunded.";
+
+enum class Answer { kFresh, kReplay, kConflict };
+
+// The shopper's answer to an offer: the first one per (order, offer) and per token wins.
+Result<Answer> record_response(Tx& tx, const OfferTokenClaims& c, std::string_view action,
+                               int64_t now_ms) {
+  int64_t inserted = AG_TRY(tx.exec(
+      "INSERT INTO offer_responses (shop_id, order_key, offer_id, token_id, action, "
+      "created_at_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      {c.shop_id, c.order_key, c.offer_id, c.token_id, std::string(action), now_ms}));
+  if (inserted == 1) return Answer::kFresh;
+  auto row = AG_TRY(tx.query_one(
+      "SELECT token_id, action FROM offer_responses WHERE shop_id = ? AND "
+      "order_key = ? AND offer_id = ?",
+      {c.shop_id, c.order_key, c.offer_id}));
+  if (!row) {
+    // The token was spent on another order or offer (its jti is unique): a forged reuse.
+    return Answer::kConflict;
+  }
+  if (row->text(0) != c.token_id || row->text(1) != action) return Answer::kConflict;
+  return Answer::kReplay;
+}
+
+Result<void> answer_event(Tx& tx, const OfferTokenClaims& c, std::string_view kind,
+                          int64_t now_ms) {
+  OfferEvent e;
+  e.shop_id = c.shop_id;
+  e.surface = c.surface;
+  e.order_key = c.order_key;
+  e.offer_id = c.offer_id;
+  e.customer_id = c.customer_id;
+  e.product_id = c.product_id;
+  e.variant_id = c.variant_id;
+  e.arm = c.arm;
+  e.kind = std::string(kind);
+  e.amount_minor = c.amount_minor;
+  e.currency = c.currency;
+  e.created_at_ms = now_ms;
+  return record_offer_event(tx, e);
+}
+
+struct StoredPayment {
+  std::string account, customer, payment_method;
+};
+
+// The card the order was paid with: order_payments by order id, else by the order's checkout.
+Result<std::optional<StoredPayment>> stored_payment(Tx& tx, int64_t shop_id, int64_t order_id) {
+  auto row = AG_TRY(tx.query_one(
+      "SELECT stripe_account, customer, payment_method FROM order_payments WHERE shop_id = ? AND "
+      "(order_id = ? OR checkout_token IN (SELECT checkout_token FROM orders WHERE shop_id = ? "
+      "AND order_id = ? AND checkout_token IS NOT NULL)) ORDER BY id DESC LIMIT 1",
+      {shop_id, order_id, shop_id, order_id}));
+  if (!row) return std::optional<StoredPayment>{};
+  return std::optional<StoredPayment>(StoredPayment{row->text(0), row->text(1), row->text(2)});
+}
+
+}  // namespace
+
+struct OneClick::Impl {
+  Impl(Db& d, JobQueue& q, StripeClient& s, const Clock& c, OneClickOptions o)
+      : db(d), queue(q), stripe(s), clock(c), options(o) {}
+
+  Db& db;
+  JobQueue& queue;
+  StripeClient& stripe;
+  const Clock& clock;
+  OneClickOptions options;
+
+  std::mutex locks_mutex;
+  std::map<std::string, std::weak_ptr<std::mutex>> locks;  // GUARDED_BY(locks_mutex)
+
+  // One mutex per charge key while anyone uses it: identical accepts in this process queue
+  // here, so only the first talks to Stripe and the rest read its result.
+  std::shared_ptr<std::mutex> lock_for(const std::string& key) {
+    std::lock_guard g(locks_mutex);
+    if (locks.size() > 1024) {
+      std::erase_if(locks, [](const auto& kv) { return kv.second.expired(); });
+    }
+    auto& slot = locks[key];
+    auto m = slot.lock();
+    if (!m) {
+      m = std::make_shared<std::mutex>();
+      slot = m;
+    }
+    return m;
+  }
+
+  int64_t lease_until() const { return clock.now_ms() + options.lease.count(); }
+
+  Result<void> schedule_reconcile(Tx& tx, const ChargeRow& c, std::chrono::milliseconds delay,
+                                 std::string_view why) {
+    JobSpec spec;
+    spec.kind = std::string(kReconcileJobKind);
+    spec.payload = json{{"charge_id", c.id}}.dump();
+    spec.unique_key = "checkout.reconcile:" + std::to_string(c.id) + ":" + std::string(why) +
+                      ":" + std::to_string(clock.now_ms());
+    spec.shop_id = c.shop_id;
+    spec.run_at_ms = clock.now_ms() + delay.count();
+    spec.max_attempts = 12;
+    AG_CHECK(queue.enqueue(tx, spec));
+    return {};
+  }
+
+  // Sends the charge's PaymentIntent (the caller holds the lease) and records what Stripe said.
+  // Returns the new state and, for requires_action, the client secret.
+  Result<std::pair<std::string, std::string>> submit(const ChargeRow& c) {
+    auto started = std::chrono::steady_clock::now();
+    PaymentIntentResult r =
+        stripe.create_payment_intent(payment_intent_request(c), c.idempotency_key,
+                                     c.stripe_account);
+    // Measured, not injected: the benchmark separates our time from Stripe's with it.
+    auto stripe_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
+    std::string state, secret;
+    AG_CHECK(db.write([&](Tx& tx) -> Result<void> {
+      int64_t now = clock.now_ms();
+      state.clear();
+      if ((r.response.outcome == StripeOutcome::kOk ||
+           r.response.outcome == StripeOutcome::kCardError) &&
+          r.intent) {
+        state = AG_TRY(apply_intent(tx, c, "pending", *r.intent, queue, now));
+        if (state == "requires_action") secret = r.intent->client_secret;
+        if (!state.empty()) return {};
+      }
+      Transition t;
+      if (r.response.outcome == StripeOutcome::kCardError) {
+        const StripeApiError e = r.response.error.value_or(StripeApiError{});
+        t.to = "declined";
+        t.decline_code = e.decline_code.empty() ? e.code : e.decline_code;
+        t.message = e.message.empty() ? "Your card was declined." : e.message;
+        t.reason = "declined: " + *t.decline_code;
+        if (r.intent) t.payment_intent_id = r.intent->id;
+        if (AG_TRY(transition(tx, c.id, "pending", t, now))) {
+          AG_CHECK(charge_offer_event(tx, c, "charge_declined", t.reason, now));
+          state = t.to;
+        }
+      } else if (r.response.outcome == StripeOutcome::kRejected) {
+        const StripeApiError e = r.response.error.value_or(StripeApiError{});
+        t.to = "failed";
+        t.reason = "Stripe refused the request (HTTP " + std::to_string(r.response.http_status) +
+                   (e.code.empty() ? "" : ", " + e.code) + "): " + e.message;
+        t.message = std::string(kUnchargeable);
+        if (AG_TRY(transition(tx, c.id, "pending", t, now))) {
+          AG_CHECK(charge_offer_event(tx, c, "charge_failed", t.reason, now));
+          state = t.to;
+        }
+      } else {
+        // Stripe may or may not have acted (a stored 500, or no answer after the retries).
+        t.to = "unknown";
+        t.reason = r.response.http_status == 0
+                       ? "no answer from Stripe after " + std::to_string(r.response.attempts) +
+                             " attempts; reconciling"
+                       : "Stripe answered HTTP " + std::to_string(r.response.http_status) +
+                             "; reconciling";
+        if (AG_TRY(transition(tx, c.id, "pending", t, now))) {
+          AG_CHECK(schedule_reconcile(tx, c, options.reconcile_delay, "unknown"));
+          state = t.to;
+        }
+      }
+      return {};
+    }));
+    if (state.empty()) {
+      // A webhook moved the row first: report what is stored now.
+      std::optional<ChargeRow> now;
+      AG_CHECK(db.read([&](Tx& tx) -> Result<void> {
+        now = AG_TRY(load_charge(tx, c.id));
+        return {};
+      }));
+      if (now) state = now->state;
+    }
+    log::info("checkout.charge", {{"charge_id", std::to_string(c.id)},
+                                  {"state", state},
+                                  {"stripe_status", std::to_string(r.response.http_status)},
+                                  {"attempts", std::to_string(r.response.attempts)},
+                                  {"stripe_us", std::to_string(stripe_us)},
+                                  {"request_id", r.response.request_id}});
+    return std::make_pair(state, secret);
+  }
+
+  AcceptOutcome outcome_of(const ChargeRow& c, std::string secret) {
+    AcceptOutcome o;
+    o.charge_id = c.id;
+    o.payment_intent_id = c.payment_intent_id;
+    o.currency = c.currency;
+    const std::string& s = c.state;
+    if (s == "succeeded" || s == "committing" || s == "committed" || s == "appended" ||
+        s == "append_unknown") {
+      o.status = "succeeded";
+      o.charged_minor = c.amount_minor;
+    } else if (s == "requires_action") {
+      o.status = "requires_action";
+      if (secret.empty() && !c.payment_intent_id.empty()) {
+        // Not stored (spec/stripe.md §3a): fetch it again for the shopper who asks.
+        auto pi = stripe.retrieve_payment_intent(c.payment_intent_id, c.stripe_account);
+        if (pi.intent) {
+          if (pi.intent->status == "requires_action") {
+            secret = pi.intent->client_secret;
+          } else {
+            o.status = "processing";  // the webhook with the final state is on its way
+          }
+        }
+      }
+      o.client_secret = secret;
+      if (o.client_secret.empty()) o.status = "processing";
+      o.message = "Your bank needs you to confirm this payment.";
+    } else if (s == "declined") {
+      o.status = "declined";
+      o.message = c.message.empty() ? "Your card was declined." : c.message;
+    } else if (s == "failed") {
+      o.status = "failed";
+      o.message = c.message.empty() ? std::string(kUnchargeable) : c.message;
+    } else if (s == "refunding" || s == "refunded" || s == "refund_failed") {
+      o.status = "refunded";
+      o.message = std::string(kRefundedMessage);
+    } else {
+      o.status = "processing";  // pending, processing, unknown
+    }
+    return o;
+  }
+};
+
+OneClick::OneClick(Db& db, JobQueue& queue, StripeClient& stripe, const Clock& clock,
+                   OneClickOptions options)
+    : impl_(std::make_shared<Impl>(db, queue, stripe, clock, options)) {}
+
+Result<AcceptOutcome> OneClick::accept(const OfferTokenClaims& claims) {
+  Impl& m = *impl_;
+  if (claims.surface != "thank_you") {
+    return fail(ErrorCode::kForbidden,
+                "this offer is for the post-purchase page, where the platform charges");
+  }
+  if (!claims.order_id) return fail(ErrorCode::kInvalidArgument, "the offer names no order");
+  const std::string key = charge_key(claims.shop_id, *claims.order_id, claims.offer_id);
+  auto key_lock = m.lock_for(key);
+  std::lock_guard guard(*key_lock);
+
+  std::optional<ChargeRow> charge;
+  bool leased = false;
+  bool replay = false;
+  AG_CHECK(m.db.write([&](Tx& tx) -> Result<void> {
+    int64_t now = m.clock.now_ms();
+    auto shop = AG_TRY(tx.query_one("SELECT state FROM shops WHERE id = ?", {claims.shop_id}));
+    if (!shop || shop->text(0) != "installed") {
+      return fail(ErrorCode::kNotFound, "the shop is not installed");
+    }
+    Answer answer = AG_TRY(record_response(tx, claims, "accept", now));
+    if (answer == Answer::kConflict) {
+      return fail(ErrorCode::kForbidden, "this offer was already answered on this order");
+    }
+    charge = AG_TRY(load_charge_by_key(tx, key));
+    if (charge) {
+      replay = true;
+      leased = AG_TRY(lease_charge(tx, charge->id, m.lease_until(), now));
+      return {};
+    }
+    ShopSettings settings = AG_TRY(load_shop_settings(tx, claims.shop_id));
+    if (settings.stripe_account_id.empty()) {
+      return fail(ErrorCode::kConflict, "the shop has no Stripe account configured");
+    }
+    auto payment = AG_TRY(stored_payment(tx, claims.shop_id, *claims.order_id));
+    if (!payment) return fail(ErrorCode::kConflict, "no stored payment method for this order");
+    if (payment->account != settings.stripe_account_id) {
+      return fail(ErrorCode::kConflict,
+                  "the order was paid in another Stripe account than the shop's");
+    }
+    ChargeRow c;
+    c.shop_id = claims.shop_id;
+    c.shop_domain = claims.shop_domain;
+    c.order_id = *claims.order_id;
+    c.offer_id = claims.offer_id;
+    c.charge_key = key;
+    c.idempotency_key = key + ":pi";
+    c.customer_id = claims.customer_id;
+    c.stripe_account = settings.stripe_account_id;
+    c.customer = payment->customer;
+    c.payment_method = payment->payment_method;
+    c.product_id = claims.product_id;
+    c.variant_id = claims.variant_id;
+    c.quantity = claims.quantity;
+    c.amount_minor = claims.amount_minor;
+    c.discount_minor = claims.discount_minor;
+    c.currency = claims.currency;
+    c.state = "pending";
+    c.reason = "accepted by the shopper";
+    c.id = AG_TRY(insert_charge(tx, c, m.lease_until(), now));
+    AG_CHECK(answer_event(tx, claims, "accept", now));
+    // The safety net: should this process die before Stripe's answer is recorded, this job
+    // settles the charge once the lease has run out.
+    AG_CHECK(m.schedule_reconcile(tx, c, m.options.lease + m.options.reconcile_delay, "net"));
+    charge = c;
+    leased = true;
+    return {};
+  }));
+
+  std::string secret;
+  if (leased) {
+    // Ours to send: a first accept, or a repeat that found the row pending with no live lease
+    // (the request that made it died mid-call). The same Idempotency-Key makes either safe.
+    auto [state, s] = AG_TRY(m.submit(*charge));
+    charge->state = state;
+    secret = s;
+  }
+  AG_CHECK(m.db.read([&](Tx& tx) -> Result<void> {
+    auto now = AG_TRY(load_charge(tx, charge->id));
+    if (now) charge = now;
+    return {};
+  }));
+  AcceptOutcome out = m.outcome_of(*charge, secret);
+  out.replayed = replay;
+  return out;
+}
+
+Result<void> OneClick::decline(const OfferTokenClaims& claims) {
+  Impl& m = *impl_;
+  return m.db.write([&](Tx& tx) -> Result<void> {
+    int64_t now = m.clock.now_ms();
+    Answer answer = AG_TRY(record_response(tx, claims, "decline", now));
+    if (answer == Answer::kConflict) {
+      return fail(ErrorCode::kForbidden, "this offer was already answered on this order");
+    }
+    if (answer == Answer::kFresh) AG_CHECK(answer_event(tx, claims, "decline", now));
+    return {};
+  });
+}
+
+Result<void> OneClick::record_signed(const OfferTokenClaims& claims) {
+  Impl& m = *impl_;
+  return m.db.write([&](Tx& tx) -> Result<void> {
+    int64_t now = m.clock.now_ms();
+    Answer answer = AG_TRY(record_response(tx, claims, "sign", now));
+    if (answer == Answer::kConflict) {
+      return fail(ErrorCode::kForbidden, "this offer was already answered on this order");
+    }
+    if (answer == Answer::kFresh) AG_CHECK(answer_event(tx, claims, "accept", now));
+    return {};
+  });
+}
+
+Result<void> OneClick::reconcile(const Job& job) {
+  Impl& m = *impl_;
+  json payload = json::parse(job.payload, nullptr, false);
+  if (!payload.is_object() || !payload.contains("charge_id") ||
+      !payload["charge_id"].is_number_integer()) {
+    return fail(ErrorCode::kInvalidArgument, "reconcile: payload has no charge_id");
+  }
+  int64_t id = payload["charge_id"].get<int64_t>();
+  std::optional<ChargeRow> charge;
+  AG_CHECK(m.db.read([&](Tx& tx) -> Result<void> {
+    charge = AG_TRY(load_charge(tx, id));
+    return {};
+  }));
+  if (!charge) return {};  // deleted with its shop
+  const std::string& s = charge->state;
+  if (s != "pending" && s != "unknown" && s != "processing") return {};
+
+  // 1. Did Stripe make a PaymentIntent under this key? Its metadata names the charge.
+  SearchResult found =
+      m.stripe.search_payment_intents_by_metadata("afterglow_charge", charge->charge_key,
+                                                  charge->stripe_account);
+  if (found.response.outcome != StripeOutcome::kOk) {
+    return fail(ErrorCode::kUnavailable, "reconcile: Stripe search failed (HTTP " +
+                                             std::to_string(found.response.http_status) + ")");
+  }
+  if (!found.intents.empty()) {
+    std::string to;
+    AG_CHECK(m.db.write([&](Tx& tx) -> Result<void> {
+      to = AG_TRY(apply_intent(tx, *charge, charge->state, found.intents.front(), m.queue,
+                               m.clock.now_ms()));
+      return {};
+    }));
+    if (to.empty() && charge->state != "processing") {
+      return fail(ErrorCode::kUnavailable,
+                  "reconcile: payment " + found.intents.front().id + " is still " +
+                      found.intents.front().status);
+    }
+    return {};
+  }
+  if (s == "processing") {
+    return fail(ErrorCode::kUnavailable, "reconcile: the processing payment is not found yet");
+  }
+  // 2. Nothing there: send it again under the same key. Stripe either replays what it stored
+  // (a 500 stays indeterminate and we try later) or runs it for the first time, once.
+  bool leased = false;
+  AG_CHECK(m.db.write([&](Tx& tx) -> Result<void> {
+    int64_t now = m.clock.now_ms();
+    if (s == "unknown") {
+      Transition t{"pending", "reconciling: no payment found, sending again with the same key"};
+      if (!AG_TRY(transition(tx, id, "unknown", t, now))) return {};
+    }
+    leased = AG_TRY(lease_charge(tx, id, m.lease_until(), now));
+    return {};
+  }));
+  if (!leased) return fail(ErrorCode::kUnavailable, "reconcile: the charge is in flight");
+  // An indeterminate answer again makes submit() schedule the next reconciliation.
+  AG_CHECK(m.submit(*charge));
+  return {};
+}
+
+}  // namespace afterglow::checkout
