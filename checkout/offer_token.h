@@ -49,8 +49,9 @@ std::string mint_offer_token(OfferTokenClaims claims, std::string_view app_secre
 // rotation; empty strings are skipped) and returns its claims.
 //   kUnauthenticated  malformed, wrong algorithm, bad signature, not an offer token
 //   kForbidden        expired (now >= exp)
+// `allow_expired` skips only the expiry check (to record that a shopper answered too late).
 Result<OfferTokenClaims> verify_offer_token(std::string_view token,
                                             const std::vector<std::string>& app_secrets,
-                                            const Clock& clock);
+                                            const Clock& clock, bool allow_expired = false);
 
 }  // namespace afterglow::checkout

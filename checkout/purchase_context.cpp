@@ -79,8 +79,9 @@ Result<void> load_customer_history(Tx& tx, int64_t shop_id, int64_t customer_id,
     if (order_id != this_order_id && !r.is_null(1)) c.purchased_product_ids.insert(r.i64(1));
   }
   stored_orders = static_cast<int64_t>(orders.size());
+  // DISTINCT: a page reloaded a hundred times leaves a hundred impressions, one fact.
   for (const Row& r : AG_TRY(tx.query(
-           "SELECT kind, offer_id, product_id FROM offer_events WHERE shop_id = ? AND "
+           "SELECT DISTINCT kind, offer_id, product_id FROM offer_events WHERE shop_id = ? AND "
            "customer_id = ? AND kind IN ('impression', 'accept', 'decline', 'charge_succeeded')",
            {shop_id, customer_id}))) {
     const std::string kind = r.text(0);
@@ -99,8 +100,8 @@ Result<int> load_order_answers(Tx& tx, int64_t shop_id, const std::string& order
                                PurchaseContext& c) {
   std::set<int64_t> accepted;
   for (const Row& r : AG_TRY(tx.query(
-           "SELECT kind, offer_id FROM offer_events WHERE shop_id = ? AND order_key = ? AND "
-           "kind IN ('accept', 'decline')",
+           "SELECT DISTINCT kind, offer_id FROM offer_events WHERE shop_id = ? AND "
+           "order_key = ? AND kind IN ('accept', 'decline')",
            {shop_id, order_key}))) {
     if (r.is_null(1)) continue;
     c.answered_offer_ids.insert(r.i64(1));

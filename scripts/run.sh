@@ -100,11 +100,13 @@ stripe_base=$(setting STRIPE_API_BASE)
 stripe_note="your STRIPE_SECRET_KEY at ${stripe_base:-https://api.stripe.com} (set your connected
     account in the merchant page's settings: the demo shop's is acct_1AfterglowDemo)"
 if [ -z "$(setting STRIPE_SECRET_KEY)" ]; then
+  # The webhook secret travels in the environment, never on a command line (`ps` shows those).
+  STRIPE_SERVER_WEBHOOK_SECRET=$(setting STRIPE_WEBHOOK_SECRET) \
   start_helper var/run/stripe-server.out var/stripe-server.log \
     node tests/stripe_server/server.mjs --port 0 --host 127.0.0.1 \
       --seed-customer cus_demo:pm_card_visa --seed-account acct_1AfterglowDemo \
       --webhook-url "https://127.0.0.1:$port/webhooks/stripe" \
-      --webhook-secret "$(setting STRIPE_WEBHOOK_SECRET)" --webhook-ca var/dev-cert.pem
+      --webhook-secret-env STRIPE_SERVER_WEBHOOK_SECRET --webhook-ca var/dev-cert.pem
   read -r _ stripe_port <<< "$ready"
   export STRIPE_API_BASE="http://127.0.0.1:$stripe_port" STRIPE_SECRET_KEY=sk_test_afterglow_dev
   stripe_note="the Stripe test server on $STRIPE_API_BASE (no real key needed; log: var/stripe-server.log)"

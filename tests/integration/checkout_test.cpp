@@ -409,6 +409,15 @@ TEST_CASE("offer tokens that are forged, tampered, expired or foreign are refuse
       c.expires_at_ms = now - 5 * 60'000;
     });
     require_status(sign_with(token), 403, "offer_expired");
+    // The late answer is recorded as the offer's expiry (written asynchronously: wait for it).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (query_int(s.app.db(), "SELECT COUNT(*) FROM offer_events WHERE kind = 'expire'") == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CHECK(query_int(s.app.db(),
+                    "SELECT COUNT(*) FROM offer_events WHERE kind = 'expire' AND offer_id = ?",
+                    {offer_id}) == 1);
   }
   SECTION("another shop's token") {
     int64_t other = seed_installed_shop(s.app.db(), kOtherShop);

@@ -13,7 +13,7 @@ import http from 'node:http';
 import {App} from './app.mjs';
 
 function usage(message) {
-  process.stderr.write(`${message}\nusage: node server.mjs [--port N] [--host 127.0.0.1] [--webhook-url URL] [--webhook-secret S] [--webhook-ca FILE] [--seed-customer cus_x[:pm_card_visa]]... [--seed-account acct_x]...\n`);
+  process.stderr.write(`${message}\nusage: node server.mjs [--port N] [--host 127.0.0.1] [--webhook-url URL] [--webhook-secret S | --webhook-secret-env NAME] [--webhook-ca FILE] [--seed-customer cus_x[:pm_card_visa]]... [--seed-account acct_x]...\n`);
   process.exit(2);
 }
 
@@ -46,6 +46,8 @@ function parseArgs(argv) {
         opts.seedAccounts.push(id);
         break;
       }
+      // Names an environment variable holding the secret, so it never shows in `ps`.
+      case '--webhook-secret-env': webhook.secret = process.env[value()] || ''; break;
       default: usage(`unknown argument ${arg}`);
     }
   }
