@@ -113,7 +113,9 @@ std::vector<std::string> login_codes(const std::string& log) {
 TEST_CASE("admin API without a session token answers 401 with the retry header", "[admin]") {
   TwoShops t;
   for (const char* path : {"/api/admin/offers", "/api/admin/flows", "/api/admin/settings",
-                           "/api/admin/inbox", "/api/admin/jobs", "/api/admin/exports"}) {
+                           "/api/admin/inbox", "/api/admin/jobs", "/api/admin/exports",
+                           "/api/admin/charges", "/api/admin/charges/1",
+                           "/api/admin/diagnostics", "/api/admin/analytics"}) {
     INFO(path);
     require_401(t.app.http().get(path));
   }
@@ -574,4 +576,26 @@ TEST_CASE("without DEV_MODE there is no login link, no exchange and no dev sessi
               {"exp", now + 600},
               {"jti", "x"}};
   require_401(app.http().get("/api/admin/session", bearer(sign_admin_session(claims, dev_key))));
+}
+
+TEST_CASE("a shop's charge ledger is invisible to another shop", "[admin][charges]") {
+  TwoShops t;
+  int64_t shop_a = query_int(t.app.db(), "SELECT id FROM shops WHERE domain = ?",
+                             {std::string(kShopA)});
+  exec_sql(t.app.db(),
+           "INSERT INTO charges (shop_id, order_id, offer_id, charge_key, idempotency_key, "
+           "stripe_account, customer, payment_method, product_id, variant_id, quantity, "
+           "amount_minor, discount_minor, currency, state, created_at_ms, updated_at_ms) VALUES "
+           "(?, 1001, 7, 'ag:a:1001:7', 'ag:a:1001:7:pi', 'acct_A1b2C3', 'cus_a', 'pm_a', 1, 11, 1, "
+           "1500, 0, 'USD', 'appended', 1, 1)",
+           {shop_a});
+  int64_t id = query_int(t.app.db(), "SELECT id FROM charges");
+  auto mine = t.get("/api/admin/charges/" + std::to_string(id), t.token_a);
+  INFO(mine.body);
+  REQUIRE(mine.status == 200);
+  CHECK(body_of(mine)["charge"]["amount"] == "15.00");
+  CHECK(body_of(t.get("/api/admin/charges", t.token_a))["charges"].size() == 1);
+  CHECK(t.get("/api/admin/charges/" + std::to_string(id), t.token_b).status == 404);
+  CHECK(body_of(t.get("/api/admin/charges", t.token_b))["charges"].empty());
+  CHECK(t.get("/api/admin/charges/not-a-number", t.token_a).status == 404);
 }
