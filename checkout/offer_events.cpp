@@ -49,7 +49,9 @@ Result<void> record_offer_event(Tx& tx, const OfferEvent& e) {
   AG_CHECK(tx.exec(
       "INSERT INTO offer_events (shop_id, surface, order_key, offer_id, customer_id, product_id, "
       "variant_id, arm, kind, amount_minor, currency, detail, created_at_ms) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      // A repeated impression, holdout or expiry of the same order and offer is already
+      // counted (the offer_events_once index, migration 0203).
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
       {e.shop_id, e.surface, e.order_key, opt(e.offer_id), opt(e.customer_id), opt(e.product_id),
        opt(e.variant_id), text_or_null(e.arm), e.kind, opt(e.amount_minor),
        text_or_null(e.currency), text_or_null(e.detail), e.created_at_ms}));

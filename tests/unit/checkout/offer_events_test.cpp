@@ -158,6 +158,20 @@ TEST_CASE("a full event sink drops and counts what does not fit", "[offer_events
   CHECK(f.count("offer_events") == 4);
 }
 
+TEST_CASE("an impression counts once per order and offer however often the page reloads",
+          "[offer_events][db]") {
+  Fixture f;
+  EventSink sink(*f.db, std::chrono::hours(1));
+  for (int i = 0; i < 3; ++i) sink.add_event(event(f.shop, "impression", "1001", 5));
+  sink.add_event(event(f.shop, "impression", "1001", 6));  // another offer
+  sink.add_event(event(f.shop, "impression", "1002", 5));  // another order
+  sink.add_event(event(f.shop, "accept", "1001", 5));      // answers are not folded
+  sink.flush();
+  CHECK(testing::query_int(*f.db, "SELECT COUNT(*) FROM offer_events WHERE kind = 'impression' "
+                                  "AND order_key = '1001' AND offer_id = 5") == 1);
+  CHECK(f.count("offer_events") == 4);
+}
+
 TEST_CASE("events from many threads are all written", "[offer_events][db]") {
   Fixture f;
   EventSink sink(*f.db, 1ms, 7);
