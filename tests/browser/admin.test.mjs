@@ -203,6 +203,12 @@ test('settings and flows are edited through their forms', { timeout: 120000 }, a
   assert.equal(await settings.locator('.field-error').count(), 0, 'errors clear after a good save');
   await page.reload();
   await page.waitForSelector('#who:has-text("afterglow-demo.myshopify.com")');
+  // The settings arrive by their own request after the page is up: wait until the form is
+  // filled (or the wait times out and the assertion below says what was there).
+  await page
+    .waitForFunction(() => document.querySelector('#settings-form [name=sender_name]')?.value !== '',
+      null, { timeout: 10000 })
+    .catch(() => {});
   assert.equal(await settings.locator('[name=sender_name]').inputValue(), 'Glow Goods');
   assert.equal(await settings.locator('[name=qh_start]').inputValue(), '20');
   await page.screenshot({ path: join(artifacts, 'admin-settings.png'), fullPage: true });
