@@ -284,15 +284,7 @@ struct Routes {
         // Genuine but late: the answer that came after the offer window is an `expire` event.
         auto late = verify_offer_token(*token, secrets, s.clock, /*allow_expired=*/true);
         if (late && late->shop_domain == caller.shop_domain && late->order_key == caller.order_key) {
-          OfferEvent e = event_for(caller, late->shop_id, late->customer_id, "expire",
-                                   s.clock.now_ms());
-          e.offer_id = late->offer_id;
-          e.product_id = late->product_id;
-          e.variant_id = late->variant_id;
-          e.arm = late->arm;
-          e.amount_minor = late->amount_minor;
-          e.currency = late->currency;
-          s.events.add_event(std::move(e));
+          s.events.add_event(offer_event_of(*late, "expire", s.clock.now_ms()));
         }
         return refuse(403, "offer_expired", "this offer has expired");
       }

@@ -58,6 +58,23 @@ Result<void> record_offer_event(Tx& tx, const OfferEvent& e) {
   return {};
 }
 
+OfferEvent offer_event_of(const OfferTokenClaims& c, std::string_view kind, int64_t now_ms) {
+  OfferEvent e;
+  e.shop_id = c.shop_id;
+  e.surface = c.surface;
+  e.order_key = c.order_key;
+  e.offer_id = c.offer_id;
+  e.customer_id = c.customer_id;
+  e.product_id = c.product_id;
+  e.variant_id = c.variant_id;
+  e.arm = c.arm;
+  e.kind = std::string(kind);
+  e.amount_minor = c.amount_minor;
+  e.currency = c.currency;
+  e.created_at_ms = now_ms;
+  return e;
+}
+
 DecisionRecord make_decision_record(int64_t shop_id, std::string surface, std::string order_key,
                                     std::optional<int64_t> customer_id, const Decision& decision,
                                     int64_t created_at_ms) {

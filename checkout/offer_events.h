@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "checkout/offer_decider.h"
+#include "checkout/offer_token.h"
 #include "plugin/core/db.h"
 
 namespace afterglow::checkout {
@@ -49,6 +50,10 @@ struct OfferEvent {
 };
 
 Result<void> record_offer_event(Tx& tx, const OfferEvent& event);
+
+// The event of a shopper's answer to the offer an offer token names (accept, decline, expire):
+// shop, surface, order, offer, customer, item, arm and amount come from the token.
+OfferEvent offer_event_of(const OfferTokenClaims& claims, std::string_view kind, int64_t now_ms);
 
 // One decision as stored. Offers passed over for not matching their triggers
 // (Decision::unmatched_offer_ids) are many when a shop has thousands of offers and say little, so

@@ -41,20 +41,7 @@ Result<Answer> record_response(Tx& tx, const OfferTokenClaims& c, std::string_vi
 
 Result<void> answer_event(Tx& tx, const OfferTokenClaims& c, std::string_view kind,
                           int64_t now_ms) {
-  OfferEvent e;
-  e.shop_id = c.shop_id;
-  e.surface = c.surface;
-  e.order_key = c.order_key;
-  e.offer_id = c.offer_id;
-  e.customer_id = c.customer_id;
-  e.product_id = c.product_id;
-  e.variant_id = c.variant_id;
-  e.arm = c.arm;
-  e.kind = std::string(kind);
-  e.amount_minor = c.amount_minor;
-  e.currency = c.currency;
-  e.created_at_ms = now_ms;
-  return record_offer_event(tx, e);
+  return record_offer_event(tx, offer_event_of(c, kind, now_ms));
 }
 
 struct StoredPayment {
