@@ -44,6 +44,18 @@ Result<void> answer_event(Tx& tx, const OfferTokenClaims& c, std::string_view ki
   return record_offer_event(tx, offer_event_of(c, kind, now_ms));
 }
 
+JobSpec offer_declined_job(const OfferTokenClaims& c) {
+  json payload{{"shop_id", c.shop_id}, {"order_id", *c.order_id}, {"offer_id", c.offer_id}};
+  if (c.customer_id) payload["customer_id"] = *c.customer_id;
+  JobSpec spec;
+  spec.kind = std::string(kOfferDeclinedJobKind);
+  spec.payload = payload.dump();
+  spec.unique_key = "offer.declined:" + std::to_string(c.shop_id) + ":" +
+                    std::to_string(*c.order_id) + ":" + std::to_string(c.offer_id);
+  spec.shop_id = c.shop_id;
+  return spec;
+}
+
 struct StoredPayment {
   std::string account, customer, payment_method;
 };
@@ -324,7 +336,10 @@ Result<void> OneClick::decline(const OfferTokenClaims& claims) {
     if (answer == Answer::kConflict) {
       return fail(ErrorCode::kForbidden, "this offer was already answered on this order");
     }
-    if (answer == Answer::kFresh) AG_CHECK(answer_event(tx, claims, "decline", now));
+    if (answer == Answer::kFresh) {
+      AG_CHECK(answer_event(tx, claims, "decline", now));
+      if (claims.order_id) AG_CHECK(m.queue.enqueue(tx, offer_declined_job(claims)));
+    }
     return {};
   });
 }

@@ -43,6 +43,10 @@ namespace afterglow::checkout {
 // Job kinds registered by the shell (plugin/app/app_context.cpp).
 inline constexpr std::string_view kAppendJobKind = "checkout.append";        // {"charge_id"}
 inline constexpr std::string_view kReconcileJobKind = "checkout.reconcile";  // {"charge_id"}
+// Enqueued with a fresh decline of an offer on a known order, in the decline's transaction:
+// {"shop_id", "order_id", "offer_id", "customer_id"?}, unique per (shop, order, offer). The
+// email module's offer-declined flows start from it (its handler is registered by the shell).
+inline constexpr std::string_view kOfferDeclinedJobKind = "offer.declined";
 
 struct AcceptOutcome {
   // succeeded | requires_action | processing | declined | failed | refunded

@@ -112,6 +112,19 @@ if [ -z "$(setting STRIPE_SECRET_KEY)" ]; then
   stripe_note="the Stripe test server on $STRIPE_API_BASE (no real key needed; log: var/stripe-server.log)"
 fi
 
+# Email: your SMTP_URL if you configured one, else a local catcher (tests/smtp_server, npm
+# smtp-server on loopback) that keeps what the sequences send, readable over its control API.
+mail_note="your SMTP_URL"
+if [ -z "$(setting SMTP_URL)" ]; then
+  [ -d tests/smtp_server/node_modules ] ||
+    (cd tests/smtp_server && npm ci --no-audit --no-fund --loglevel=error)
+  start_helper var/run/smtp-server.out var/smtp-server.log \
+    node tests/smtp_server/server.mjs --port 0 --host 127.0.0.1
+  read -r _ smtp_port smtp_control_port <<< "$ready"
+  export SMTP_URL="smtp://127.0.0.1:$smtp_port" SMTP_TLS=none MAIL_FROM=bounces@afterglow-demo.example
+  mail_note="the local mail catcher: curl -s http://127.0.0.1:$smtp_control_port/_test/messages"
+fi
+
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 cat > var/demo-order.json <<JSON
 {"id":820982911946154508,"name":"#1002","email":"jon@example.com","currency":"USD","presentment_currency":"EUR","subtotal_price":"199.00","total_tax":"0.00","total_discounts":"0.00","total_price":"209.00","total_price_set":{"shop_money":{"amount":"209.00","currency_code":"USD"},"presentment_money":{"amount":"193.50","currency_code":"EUR"}},"financial_status":"paid","created_at":"$now","updated_at":"$now","customer":{"id":115310627314723954,"email":"jon@example.com","first_name":"Jon","last_name":"Doe"},"line_items":[{"id":866550311766439020,"product_id":632910392,"variant_id":808950810,"title":"IPod Nano - 8GB","variant_title":"Pink","quantity":1,"price":"199.00","price_set":{"shop_money":{"amount":"199.00","currency_code":"USD"},"presentment_money":{"amount":"184.20","currency_code":"EUR"}}}],"shipping_address":{"country_code":"US"}}
@@ -144,6 +157,15 @@ Try, in another terminal:
     -H 'X-Shopify-Shop-Domain: afterglow-demo.myshopify.com' -H 'X-Shopify-API-Version: 2025-07' \\
     -H "X-Shopify-Webhook-Id: demo-1" -H 'X-Shopify-Hmac-Sha256: $hmac' \\
     --data-binary @var/demo-order.json
+
+  # the same order as orders/paid: the demo flow "Thank-you note (demo)" writes to jon@example.com
+  # a minute later, through $mail_note
+  curl --cacert var/dev-cert.pem https://localhost:$port/webhooks/shopify \\
+    -H 'Content-Type: application/json' -H 'X-Shopify-Topic: orders/paid' \\
+    -H 'X-Shopify-Shop-Domain: afterglow-demo.myshopify.com' -H 'X-Shopify-API-Version: 2025-07' \\
+    -H "X-Shopify-Webhook-Id: demo-paid-1" -H 'X-Shopify-Hmac-Sha256: $hmac' \\
+    --data-binary @var/demo-order.json
+  sqlite3 var/afterglow.db 'select step_id, outcome, reason, detail from send_log'
 
   # what happened
   sqlite3 var/afterglow.db 'select id, topic, state, note from webhook_inbox'

@@ -6,6 +6,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates openssl curl procps
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev
   catch2 sqlite3 wrk libpq-dev postgresql nodejs
+  libkainjow-mustache-dev  # email/ templates: Mustache, header-only
+  tzdata                   # email/ quiet hours: the recipient's local time (/usr/share/zoneinfo)
   chromium fonts-dejavu-core  # the merchant page's browser test (tests/browser/), headless
 )
 

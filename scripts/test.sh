@@ -10,6 +10,8 @@ bash scripts/setup.sh
 (cd manifests && npm ci --no-audit --no-fund --loglevel=error)
 # playwright-core for the merchant page's browser test; it drives Debian's chromium (no download).
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+# smtp-server for the SMTP mailer's tests (tests/smtp_server/), as locked.
+(cd tests/smtp_server && npm ci --no-audit --no-fund --loglevel=error)
 bash scripts/build.sh build RelWithDebInfo
 # The PostgreSQL pass (tests/CMakeLists.txt) runs against a throwaway server: initdb in a fresh
 # temporary directory, Unix socket only, stopped and removed however the run ends.

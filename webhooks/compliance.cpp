@@ -400,10 +400,73 @@ Result<Outcome> handle_customers_data_request(Tx& tx, const InboxEvent& event, c
                             std::to_string(doc["orders"].size()) + " order(s)");
 }
 
+// What the email module holds about the subject (email/migrations/0302): consent and its
+// evidence, enrolments with their step runs, messages, events and log rows, abandoned checkouts
+// and product views. Named by table, as above. The suppression list keeps its salted hashes, so
+// an address that withdrew is never written to again.
+Result<int64_t> redact_messaging(Tx& tx, int64_t shop_id, const Subject& s) {
+  int64_t rows = 0;
+  // Addresses as email/ stores them (normalised).
+  std::vector<std::string> addresses;
+  if (s.email) addresses.push_back(normalise_address(AddressChannel::kEmail, *s.email));
+  if (s.phone) addresses.push_back(normalise_address(AddressChannel::kSms, *s.phone));
+
+  Params ep{shop_id};
+  std::string enrolled = "SELECT id FROM enrolments WHERE shop_id = ? AND " + customer_match(s, ep);
+  for (const char* sql :
+       {"DELETE FROM message_events WHERE message_id IN (SELECT id FROM messages WHERE "
+        "enrolment_id IN (%E))",
+        "DELETE FROM attributions WHERE message_id IN (SELECT id FROM messages WHERE "
+        "enrolment_id IN (%E))",
+        "DELETE FROM messages WHERE enrolment_id IN (%E)",
+        "DELETE FROM send_log WHERE enrolment_id IN (%E)",
+        "DELETE FROM step_runs WHERE enrolment_id IN (%E)"}) {
+    std::string q = sql;
+    q.replace(q.find("%E"), 2, enrolled);
+    rows += AG_TRY(tx.exec(q, ep));
+  }
+  rows += AG_TRY(tx.exec("DELETE FROM enrolments WHERE id IN (" + enrolled + ")", ep));
+
+  Params cp{shop_id};
+  std::string consent_match = "(";
+  if (s.customer_id) {
+    consent_match += "customer_id = ?";
+    cp.push_back(*s.customer_id);
+  }
+  if (!addresses.empty()) {
+    consent_match += std::string(s.customer_id ? " OR " : "") + "address IN (" +
+                     placeholders(addresses.size()) + ")";
+    for (const std::string& a : addresses) cp.push_back(a);
+  }
+  consent_match += ")";
+  if (consent_match != "()") {
+    rows += AG_TRY(tx.exec("DELETE FROM consent_events WHERE shop_id = ? AND " + consent_match, cp));
+    rows += AG_TRY(tx.exec("DELETE FROM consents WHERE shop_id = ? AND " + consent_match, cp));
+  }
+
+  Params kp{shop_id};
+  rows += AG_TRY(tx.exec("DELETE FROM checkouts WHERE shop_id = ? AND " + customer_match(s, kp), kp));
+  Params vp{shop_id};
+  std::string view_match = "(";
+  if (s.customer_id) {
+    view_match += "customer_id = ?";
+    vp.push_back(*s.customer_id);
+  }
+  if (s.email) {
+    view_match += std::string(s.customer_id ? " OR " : "") + "lower(email) = ?";
+    vp.push_back(*s.email);
+  }
+  view_match += ")";
+  if (view_match != "()") {
+    rows += AG_TRY(tx.exec("DELETE FROM product_views WHERE shop_id = ? AND " + view_match, vp));
+  }
+  return rows;
+}
+
 Result<Outcome> handle_customers_redact(Tx& tx, const InboxEvent& event, const Clock& clock) {
   Subject s = AG_TRY(parse_subject(event.body, "orders_to_redact"));
   const int64_t now = clock.now_ms();
-  int64_t customers = 0, orders = 0, exports = 0, offer_rows = 0;
+  int64_t customers = 0, orders = 0, exports = 0, offer_rows = 0, messaging_rows = 0;
 
   // No shop row means no customer or order rows either; stored deliveries are still searched.
   auto shop = AG_TRY(find_shop(tx, event.shop_domain));
@@ -437,6 +500,7 @@ Result<Outcome> handle_customers_redact(Tx& tx, const InboxEvent& event, const C
           AG_TRY(tx.exec("DELETE FROM offer_decisions WHERE shop_id = ? AND customer_id = ?",
                          {shop->id, *s.customer_id}));
     }
+    messaging_rows = AG_TRY(redact_messaging(tx, shop->id, s));
   }
   int64_t deliveries = AG_TRY(redact_deliveries(tx, event, s, now));
   AG_CHECK(redact_current_delivery(tx, event));
@@ -444,7 +508,8 @@ Result<Outcome> handle_customers_redact(Tx& tx, const InboxEvent& event, const C
   return Outcome::processed("erased: " + std::to_string(customers) + " customer row(s), " +
                             std::to_string(orders) + " order(s), " + std::to_string(exports) +
                             " export(s), " + std::to_string(offer_rows) +
-                            " offer decision/event row(s), " + std::to_string(deliveries) +
+                            " offer decision/event row(s), " + std::to_string(messaging_rows) +
+                            " consent/sequence row(s), " + std::to_string(deliveries) +
                             " stored deliveries; suppressions kept as hashes");
 }
 
@@ -484,6 +549,12 @@ Result<Outcome> handle_shop_redact(Tx& tx, const InboxEvent& event, const Clock&
   // table so that this module needs none of theirs. One statement each: offers link to offers,
   // and the foreign key is checked when the statement ends.
   AG_CHECK(tx.exec("DELETE FROM offers WHERE shop_id = ?", id));
+  // The sequences (email/migrations/0302): what was sent and why, then whom, then the flows.
+  for (const char* table : {"message_events", "attributions", "messages", "send_log",
+                            "step_runs", "enrolments", "consent_events", "consents", "checkouts",
+                            "product_views"}) {
+    AG_CHECK(tx.exec(std::string("DELETE FROM ") + table + " WHERE shop_id = ?", id));
+  }
   AG_CHECK(tx.exec("DELETE FROM flows WHERE shop_id = ?", id));
   int64_t jobs = AG_TRY(tx.exec("DELETE FROM jobs WHERE shop_id = ?", id));
   int64_t deliveries = AG_TRY(tx.exec("DELETE FROM webhook_inbox WHERE shop_domain = ? AND id <> ?",

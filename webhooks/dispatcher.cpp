@@ -14,7 +14,7 @@ WebhookDispatcher::WebhookDispatcher(Db& db, const Clock& clock, Metrics& metric
 
 void WebhookDispatcher::on(const std::string& source, const std::string& topic,
                            TopicHandler handler) {
-  handlers_[{source, topic}] = std::move(handler);
+  handlers_[{source, topic}].push_back(std::move(handler));
 }
 
 bool WebhookDispatcher::handles(const std::string& source, const std::string& topic) const {
@@ -78,7 +78,14 @@ Result<void> WebhookDispatcher::process(const Job& job) {
     if (it == handlers_.end()) {
       outcome = Outcome::ignore("no handler for " + ev.source + " topic " + ev.topic);
     } else {
-      outcome = AG_TRY(it->second(tx, ev));
+      outcome.ignored = true;
+      for (const TopicHandler& handler : it->second) {
+        Outcome one = AG_TRY(handler(tx, ev));  // an error returns here: everything rolls back
+        outcome.ignored = outcome.ignored && one.ignored;
+        if (one.note.empty()) continue;
+        if (!outcome.note.empty()) outcome.note += "; ";
+        outcome.note += one.note;
+      }
     }
     outcome_name = outcome.ignored ? "ignored" : "processed";
     // The handler may have erased this row (shop/redact); then there is nothing to mark.

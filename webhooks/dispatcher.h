@@ -1,8 +1,10 @@
 // Processes stored webhooks: the job handler for kProcessJobKind loads the inbox row and runs
-// the handler registered for its (source, topic) in the same write transaction that marks the
-// row processed. A row already processed is skipped, so a job re-run after a crash (lease
-// expiry) has no second effect. Topics without a handler are stored and marked ignored with a
-// reason.
+// the handlers registered for its (source, topic), in registration order, in the same write
+// transaction that marks the row processed. Several modules may act on one topic (orders/paid
+// stores the order for webhooks/ and starts flows for email/): they commit together or not at
+// all, so the first error rolls back what the earlier handlers wrote and the job is retried. A
+// row already processed is skipped, so a job re-run after a crash (lease expiry) has no second
+// effect. Topics without a handler are stored and marked ignored with a reason.
 #pragma once
 
 #include <functional>
@@ -46,6 +48,9 @@ class WebhookDispatcher {
  public:
   WebhookDispatcher(Db& db, const Clock& clock, Metrics& metrics);
 
+  // Adds a handler for (source, topic) after those already registered for it. The row's outcome
+  // is `processed` when any handler processed it, `ignored` when all ignored it; the notes of
+  // every handler that left one are joined with "; ", in registration order.
   void on(const std::string& source, const std::string& topic, TopicHandler handler);
   bool handles(const std::string& source, const std::string& topic) const;
   // The topics registered for `source`, sorted (`afterglow describe` lists them so the manifest
@@ -61,7 +66,7 @@ class WebhookDispatcher {
   Db& db_;
   const Clock& clock_;
   Metrics& metrics_;
-  std::map<std::pair<std::string, std::string>, TopicHandler> handlers_;
+  std::map<std::pair<std::string, std::string>, std::vector<TopicHandler>> handlers_;
 };
 
 }  // namespace afterglow::webhooks

@@ -11,6 +11,8 @@
 #include "checkout/offer_store.h"
 #include "email/flow_model.h"
 #include "email/flow_store.h"
+#include "email/flow_templates.h"
+#include "email/messaging_reports.h"
 #include "plugin/app/admin_assets.h"
 #include "plugin/app/admin_auth.h"
 #include "plugin/app/admin_views.h"
@@ -286,6 +288,42 @@ ApiResult delete_flow(Db& db, const httplib::Request& req, const AdminSession& s
   return Reply{200, {{"deleted", id}}};
 }
 
+// The seed flows (email/flow_templates.h): listed, and made into a flow of the shop with one
+// call. Body {"status": "live" | "draft"} (default draft: the merchant reviews first).
+ApiResult list_flow_templates() {
+  json list = json::array();
+  for (const email::FlowTemplate& t : email::flow_templates()) {
+    list.push_back({{"key", t.key},
+                    {"title", t.title},
+                    {"description", t.description},
+                    {"flow", email::flow_to_json(t.flow)}});
+  }
+  return Reply{200, {{"templates", std::move(list)}}};
+}
+
+ApiResult create_flow_from_template(Db& db, const Clock& clock, const httplib::Request& req,
+                                    const AdminSession& s) {
+  std::string key = req.matches.size() > 1 ? std::string(req.matches[1]) : std::string();
+  const email::FlowTemplate* t = email::find_flow_template(key);
+  if (!t) return not_found("no flow template " + key);
+  email::Flow flow = t->flow;
+  if (!req.body.empty()) {
+    json body = AG_TRY(parse_body(req));
+    std::string status = body.is_object() ? body.value("status", std::string("draft")) : "";
+    if (status == "live") {
+      flow.status = email::FlowStatus::kLive;
+    } else if (status != "draft") {
+      return bad_request("flow-templates.status must be live or draft");
+    }
+  }
+  email::Flow stored;
+  AG_CHECK(db.write([&](Tx& tx) -> Result<void> {
+    stored = AG_TRY(email::insert_flow(tx, s.shop.id, flow, clock.now_ms()));
+    return {};
+  }));
+  return Reply{201, {{"flow", email::flow_to_json(stored)}}};
+}
+
 // ---- settings -------------------------------------------------------------------------------
 
 ApiResult get_settings(Db& db, const AdminSession& s) {
@@ -419,6 +457,28 @@ ApiResult get_export_route(Db& db, const httplib::Request& req, const AdminSessi
   j["content"] = json::parse(e->content, nullptr, false);
   if (j["content"].is_discarded()) j["content"] = e->content;
   return Reply{200, {{"export", std::move(j)}}};
+}
+
+// ---- messaging: flow funnel, one customer's messages ----------------------------------------
+
+ApiResult flow_report_route(Db& db, const httplib::Request& req, const AdminSession& s) {
+  int64_t id = AG_TRY(path_id(req, "flow"));
+  json report;
+  AG_CHECK(db.read([&](Tx& tx) -> Result<void> {
+    report = AG_TRY(email::flow_report(tx, s.shop.id, id));
+    return {};
+  }));
+  return Reply{200, {{"report", std::move(report)}}};
+}
+
+ApiResult customer_messaging_route(Db& db, const httplib::Request& req, const AdminSession& s) {
+  int64_t id = AG_TRY(path_id(req, "customer"));
+  json messaging;
+  AG_CHECK(db.read([&](Tx& tx) -> Result<void> {
+    messaging = AG_TRY(email::customer_messaging(tx, s.shop.id, id));
+    return {};
+  }));
+  return Reply{200, {{"messaging", std::move(messaging)}}};
 }
 
 // ---- checkout: charges, diagnostics, analytics ----------------------------------------------
@@ -588,6 +648,12 @@ void AdminRoutes::mount(httplib::Server& s) {
   s.Delete(R"(/api/admin/flows/([^/]+))",
            guarded([&db](Req r, Ses ses) { return delete_flow(db, r, ses); }));
 
+  s.Get("/api/admin/flow-templates", guarded([](Req, Ses) { return list_flow_templates(); }));
+  s.Post(R"(/api/admin/flow-templates/([a-z0-9_]+))",
+         guarded([&db, &clock](Req r, Ses ses) {
+           return create_flow_from_template(db, clock, r, ses);
+         }));
+
   s.Get("/api/admin/settings", guarded([&db](Req, Ses ses) { return get_settings(db, ses); }));
   s.Put("/api/admin/settings", guarded([&db](Req r, Ses ses) { return put_settings(db, r, ses); }));
 
@@ -607,6 +673,10 @@ void AdminRoutes::mount(httplib::Server& s) {
   s.Get("/api/admin/analytics", guarded([&db](Req, Ses ses) { return analytics_route(db, ses); }));
   s.Get(R"(/api/admin/exports/([^/]+))",
         guarded([&db](Req r, Ses ses) { return get_export_route(db, r, ses); }));
+  s.Get(R"(/api/admin/flows/([^/]+)/report)",
+        guarded([&db](Req r, Ses ses) { return flow_report_route(db, r, ses); }));
+  s.Get(R"(/api/admin/customers/([^/]+)/messaging)",
+        guarded([&db](Req r, Ses ses) { return customer_messaging_route(db, r, ses); }));
 
   if (config_.dev_mode) {
     // Exists only in development: without DEV_MODE this path is an unknown route (404).

@@ -8,6 +8,14 @@
 //   PUT    /api/admin/offers/{id}              {"offer": {...}}     (the whole offer)
 //   DELETE /api/admin/offers/{id}              {"deleted": id}      409 when a funnel links to it
 //   …      /api/admin/flows[/{id}]             the same for flows ({"flows"}, {"flow"})
+//   GET    /api/admin/flows/{id}/report        {"report": {...}}: enrolled, exits by reason, sends
+//                                              by channel and step, human clicks, opens (human
+//                                              and machine), unsubscribes, attributed revenue
+//   GET    /api/admin/flow-templates           {"templates": [{key, title, description, flow}]}
+//   POST   /api/admin/flow-templates/{key}     201 {"flow"}: the seed flow made a flow of the shop;
+//                                              body {"status": "live"|"draft"} (default draft)
+//   GET    /api/admin/customers/{id}/messaging {"messaging": {...}}: every send, skip and delay
+//                                              with its reason, consents, suppression reasons
 //   GET    /api/admin/settings                 {"settings": {...}}
 //   PUT    /api/admin/settings                 {"settings": {...}}  (absent keys take defaults)
 //   GET    /api/admin/inbox?limit&cursor&state recent webhook deliveries, newest first

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "checkout/payment_events.h"
+#include "plugin/app/email_triggers.h"
 #include "plugin/app/test_hooks.h"
 #include "plugin/core/crypto.h"
 #include "plugin/core/log.h"
@@ -112,6 +113,8 @@ Result<std::unique_ptr<AppContext>> build_app(const Config& config, const Clock&
   app->platform = AG_TRY(build_platform_services(config, *app->db, clock));
   register_platform_jobs(*app->platform, app->handlers);
   build_checkout(*app);
+  app->email = AG_TRY(build_email_services(config, *app->db, clock));
+  register_email_triggers(*app->db, *app->dispatcher, *app->queue, app->handlers, clock);
 
   JobQueue* queue = app->queue.get();
   app->metrics.add_collector(

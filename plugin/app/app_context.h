@@ -11,6 +11,7 @@
 #include "checkout/one_click.h"
 #include "checkout/stripe_client.h"
 
+#include "plugin/app/email_services.h"
 #include "plugin/app/platform_services.h"
 #include "plugin/core/clock.h"
 #include "plugin/core/config.h"
@@ -43,6 +44,8 @@ struct AppContext {
   std::unique_ptr<checkout::OneClick> one_click;
   std::unique_ptr<checkout::ChargeFulfilment> charge_fulfilment;
   std::unique_ptr<checkout::CheckoutServices> checkout;  // what the /checkout routes use
+  // Sequences: channels, the step runner, the services of the tracking and SMS routes.
+  std::unique_ptr<EmailServices> email;
 
   AppContext(Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
 };

@@ -1,8 +1,13 @@
 #include "plugin/app/demo_seed.h"
 
+#include <nlohmann/json.hpp>
+
 #include "checkout/offer_store.h"
+#include "email/consent.h"
+#include "email/flow_store.h"
 #include "plugin/core/catalog.h"
 #include "plugin/core/crypto.h"
+#include "plugin/core/platform_scopes.h"
 #include "plugin/core/shop_settings.h"
 #include "plugin/core/shop_store.h"
 #include "plugin/core/shop_tokens.h"
@@ -52,6 +57,37 @@ Result<int> seed_offers(Tx& tx, int64_t shop_id, int64_t now) {
   return 3;
 }
 
+// A live flow that writes a minute after an order is paid (the seed templates wait days), and
+// the demo customer's email consent, so the run command shows a sequence end to end. Once.
+Result<bool> seed_demo_flow(Tx& tx, int64_t shop_id, int64_t now) {
+  auto existing = AG_TRY(tx.query_one("SELECT id FROM flows WHERE shop_id = ?", {shop_id}));
+  if (existing) return false;
+  using nlohmann::json;
+  json wait{{"type", "delay"}, {"duration_minutes", 1}};
+  json note{{"type", "send_email"},
+            {"subject", "Thanks for your order {{order_name}}"},
+            {"preview_text", "Picked to go with it"},
+            {"body", "<p>Hi {{first_name|there}}, thanks for shopping with us. These go well "
+                     "with your order:</p>{{recommendations}}"}};
+  json definition{{"name", "Thank-you note (demo)"},
+                  {"status", "live"},
+                  {"trigger", "order_paid"},
+                  {"reentry_cooldown_hours", 0},
+                  {"steps", json::array({wait, note})},
+                  {"exit_conditions", json::array({"ordered_since_start", "unsubscribed"})}};
+  auto flow = email::flow_from_json(definition);
+  if (!flow) return std::unexpected(flow.error());
+  AG_CHECK(email::insert_flow(tx, shop_id, *flow, now));
+  email::ConsentChange consent;
+  consent.channel = AddressChannel::kEmail;
+  consent.address = "jon@example.com";
+  consent.state = email::ConsentState::kSubscribed;
+  consent.source = "demo";
+  consent.collected_at_ms = now;
+  AG_CHECK(email::record_consent(tx, shop_id, consent, now));
+  return true;
+}
+
 }  // namespace
 
 Result<std::string> seed_demo(Db& db, const Clock& clock, const DemoSeedOptions& options) {
@@ -64,7 +100,7 @@ Result<std::string> seed_demo(Db& db, const Clock& clock, const DemoSeedOptions&
       // Non-expiring (no expires_in): the development platform accepts it for as long as it runs.
       TokenGrant grant;
       grant.access_token = options.platform_access_token;
-      grant.scope = "read_orders,write_orders,write_order_edits,read_products,read_customers";
+      grant.scope = std::string(kRequiredScopes);
       shop = AG_TRY(options.tokens->store_grant(tx, kDemoShopDomain, grant));
       token_stored = true;
     }
@@ -76,7 +112,13 @@ Result<std::string> seed_demo(Db& db, const Clock& clock, const DemoSeedOptions&
 
     ShopSettings settings = AG_TRY(load_shop_settings(tx, shop.id));
     settings.stripe_account_id = kDemoStripeAccount;
+    if (settings.sender_email.empty()) {
+      settings.sender_name = "Afterglow Demo Shop";
+      settings.sender_email = "hello@afterglow-demo.example";
+      settings.postal_address = "1 Demo Street, Springfield, IL 62701";
+    }
     AG_CHECK(save_shop_settings(tx, shop.id, settings));
+    AG_CHECK(seed_demo_flow(tx, shop.id, now));
     offers_created = AG_TRY(seed_offers(tx, shop.id, now));
 
     // The order goes through the orders/create handler, so it is stored exactly as a real

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugin/app/email_triggers.h"
 #include "plugin/core/clock.h"
 #include "plugin/core/db.h"
 #include "plugin/core/job_queue.h"
@@ -37,6 +38,8 @@ std::string describe_json() {
   JobQueue queue(db, clock);
   webhooks::WebhookDispatcher dispatcher(db, clock, metrics);
   webhooks::register_topic_handlers(dispatcher, queue, clock);
+  JobHandlers handlers;
+  register_email_triggers(db, dispatcher, queue, handlers, clock);  // its topics count too
 
   nlohmann::json out;
   out["webhook_topics"] = dispatcher.topics("shopify");

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "email/step_pump.h"
 #include "plugin/app/app_context.h"
 #include "plugin/app/demo_seed.h"
 #include "plugin/app/describe.h"
@@ -86,9 +87,17 @@ int serve(const std::string& file) {
                      [&workers] { workers.notify(); });
   server.set_platform(a.platform.get());
   server.set_checkout(a.checkout.get());
+  server.set_email(a.email.get());
   auto ports = server.bind();
   if (!ports) return die(ports.error());
   workers.start();
+  // Sequence steps are sent by their own thread: a send waits on a mail or SMS server for
+  // seconds, and must not hold a job worker from webhooks meanwhile.
+  std::unique_ptr<email::StepPump> pump;
+  if (a.config.workers > 0) {
+    pump = std::make_unique<email::StepPump>(*a.email->runner, a.clock, app::process_name());
+    pump->start();
+  }
 
   log::info("listening", {{"https_port", ports->first}, {"http_port", ports->second},
                           {"workers", a.config.workers}, {"config", a.config.describe()}});
@@ -101,6 +110,7 @@ int serve(const std::string& file) {
   std::thread signals = start_signal_thread([&server] { server.stop(); });
   server.run();  // returns after stop(), once in-flight requests finished
   a.offer_events->flush();  // the last decisions and impressions reach the database
+  if (pump) pump->stop();  // a send in flight finishes and is recorded
   workers.stop();  // each worker finishes its current job
   signals.join();
   log::info("stopped");
@@ -119,10 +129,19 @@ int worker(const std::string& file, bool drain) {
   if (drain) {
     auto n = workers.drain();
     if (!n) return die(n.error());
-    std::printf("ran %d job(s)\n", *n);
+    int steps = 0;
+    for (;;) {
+      auto ran = a.email->runner->run_due(app::process_name(), 50);
+      if (!ran) return die(ran.error());
+      if (*ran == 0) break;
+      steps += *ran;
+    }
+    std::printf("ran %d job(s) and %d sequence step(s)\n", *n, steps);
     return 0;
   }
   workers.start();
+  email::StepPump pump(*a.email->runner, a.clock, app::process_name());
+  pump.start();
   log::info("worker started", {{"threads", wo.threads}});
   std::mutex m;
   std::condition_variable cv;
@@ -136,6 +155,7 @@ int worker(const std::string& file, bool drain) {
     std::unique_lock<std::mutex> lock(m);
     cv.wait(lock, [&] { return done; });
   }
+  pump.stop();
   workers.stop();
   signals.join();
   log::info("stopped");

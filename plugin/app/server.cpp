@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "checkout/checkout_routes.h"
+#include "plugin/app/email_services.h"
 #include "plugin/core/crypto.h"
 #include "plugin/core/http_reply.h"
 #include "plugin/core/log.h"
@@ -35,7 +36,8 @@ std::string route_label(const httplib::Request& req) {
                                  "/webhooks/stripe", "/bench/empty", "/", "/auth/install",
                                  "/auth/callback", "/checkout/offers",
                                  "/checkout/sign-changeset", "/checkout/accept",
-                                 "/checkout/decline"};
+                                 "/checkout/decline", "/webhooks/sms", "/webhooks/sms/status",
+                                 "/events/viewed"};
   for (const char* k : kKnown) {
     if (req.path == k) return k;
   }
@@ -43,13 +45,17 @@ std::string route_label(const httplib::Request& req) {
   if (req.path.starts_with("/api/admin/")) {
     std::string resource = req.path.substr(11, req.path.find('/', 11) - 11);
     for (const char* r : {"offers", "flows", "settings", "inbox", "jobs", "exports", "session",
-                          "dev-login", "charges", "diagnostics", "analytics"}) {
+                          "dev-login", "charges", "diagnostics", "analytics", "customers",
+                          "flow-templates"}) {
       if (resource == r) return "/api/admin/" + resource;
     }
   }
   if (req.path == "/admin" || req.path.starts_with("/admin/")) return "/admin";
   if (req.path == "/checkout/widget.js") return "/checkout/widget.js";
   if (req.path.starts_with("/demo/")) return "/demo";
+  if (req.path.starts_with("/t/c/")) return "/t/c";
+  if (req.path.starts_with("/t/o/")) return "/t/o";
+  if (req.path.starts_with("/u/")) return "/u";
   return "other";
 }
 
@@ -68,6 +74,7 @@ struct Server::Impl {
   std::unique_ptr<AdminRoutes> admin;  // one for both listeners: it holds the dev login code
   PlatformServices* platform = nullptr;  // set_platform
   checkout::CheckoutServices* checkout = nullptr;  // set_checkout
+  EmailServices* email = nullptr;                  // set_email
   std::unique_ptr<InstallRoutes> install;  // one for both listeners
 
   Impl(const Config& c, Db& d, JobQueue& q, const Clock& cl, Metrics& m, std::function<void()> cb)
@@ -205,6 +212,7 @@ struct Server::Impl {
     install->mount(s);
     if (checkout) checkout::mount_checkout_routes(s, *checkout);
     checkout::mount_widget_route(s);
+    if (email) mount_email_routes(s, *email);
     mount_demo_routes(s, config, db, clock);  // DEV_MODE only
   }
 };
@@ -223,6 +231,8 @@ Server::~Server() { stop(); }
 void Server::set_platform(PlatformServices* platform) { impl_->platform = platform; }
 
 void Server::set_checkout(checkout::CheckoutServices* checkout) { impl_->checkout = checkout; }
+
+void Server::set_email(EmailServices* email) { impl_->email = email; }
 
 Result<std::pair<int, int>> Server::bind() {
   int https_port = -1, http_port = -1;

@@ -18,6 +18,7 @@ struct CheckoutServices;
 namespace afterglow::app {
 
 struct PlatformServices;
+struct EmailServices;
 
 class Server {
  public:
@@ -32,6 +33,9 @@ class Server {
   // The services the /checkout routes use; call before bind(). Without it those routes are not
   // mounted (404).
   void set_checkout(checkout::CheckoutServices* checkout);
+  // The services of the email routes (tracking, unsubscribe, SMS webhooks, storefront events);
+  // call before bind(). Without it those routes are not mounted (404).
+  void set_email(EmailServices* email);
   // Binds the listeners; returns the bound ports (https, http; -1 for one that is off).
   Result<std::pair<int, int>> bind();
   // Serves until stop(); blocks. Call after bind().

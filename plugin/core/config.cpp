@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 #include <fstream>
+#include <optional>
+#include <string_view>
 
 #include "plugin/core/log.h"
 
@@ -58,6 +60,35 @@ Result<int> parse_int(const std::map<std::string, std::string>& kv, const std::s
   return v;
 }
 
+// Deliberately loose (the mail server judges deliverability): one '@', a dotted domain, no
+// white space or characters that would break the SMTP envelope or a header.
+bool plausible_address(std::string_view s) {
+  size_t at = s.find('@');
+  if (at == 0 || at == std::string_view::npos || s.find('@', at + 1) != std::string_view::npos) {
+    return false;
+  }
+  std::string_view domain = s.substr(at + 1);
+  size_t dot = domain.find('.');
+  if (dot == 0 || dot == std::string_view::npos || domain.back() == '.') return false;
+  return std::none_of(s.begin(), s.end(), [](unsigned char c) {
+    return c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == ',' || c == '"';
+  });
+}
+
+// "a@b.c" or "Name <a@b.c>" -> "a@b.c". A CR or LF anywhere would let the value inject headers.
+std::optional<std::string> mail_from_address(std::string_view v) {
+  if (v.find_first_of("\r\n") != std::string_view::npos) return std::nullopt;
+  std::string_view address = v;
+  if (!v.empty() && v.back() == '>') {
+    size_t open = v.rfind('<');
+    if (open == std::string_view::npos) return std::nullopt;
+    if (v.substr(0, open).find_first_of("<>") != std::string_view::npos) return std::nullopt;
+    address = v.substr(open + 1, v.size() - open - 2);
+  }
+  if (!plausible_address(address)) return std::nullopt;
+  return std::string(address);
+}
+
 bool truthy(const std::map<std::string, std::string>& kv, const std::string& key) {
   auto it = kv.find(key);
   return it != kv.end() && (it->second == "1" || it->second == "true" || it->second == "yes");
@@ -105,6 +136,8 @@ Result<Config> load_config(const std::map<std::string, std::string>& env,
   str("STRIPE_API_BASE", c.stripe_api_base);
   str("STRIPE_WEBHOOK_SECRET", c.stripe_webhook_secret);
   str("SMTP_URL", c.smtp_url);
+  str("SMTP_TLS", c.smtp_tls);
+  str("SMTP_CA_FILE", c.smtp_ca_file);
   str("MAIL_FROM", c.mail_from);
   str("SMS_API_BASE", c.sms_api_base);
   str("SMS_ACCOUNT_SID", c.sms_account_sid);
@@ -121,6 +154,8 @@ Result<Config> load_config(const std::map<std::string, std::string>& env,
   c.job_retention_days =
       AG_TRY(parse_int(kv, "JOB_RETENTION_DAYS", c.job_retention_days, 1, 3650));
   c.http_threads = AG_TRY(parse_int(kv, "HTTP_THREADS", c.http_threads, 2, 1024));
+  c.smtp_timeout_seconds =
+      AG_TRY(parse_int(kv, "SMTP_TIMEOUT_SECONDS", c.smtp_timeout_seconds, 1, 3600));
   c.ready_fd = AG_TRY(parse_int(kv, "READY_FD", c.ready_fd, 3, 1 << 20));
   c.dev_mode = truthy(kv, "DEV_MODE");
   c.bench_routes = truthy(kv, "BENCH_ROUTES");
@@ -144,6 +179,42 @@ Result<Config> load_config(const std::map<std::string, std::string>& env,
   }
   if (!c.stripe_webhook_secret.empty() && c.stripe_webhook_secret.rfind("whsec_", 0) != 0) {
     return fail(ErrorCode::kInvalidArgument, "STRIPE_WEBHOOK_SECRET must start with whsec_");
+  }
+  if (c.sms_api_base.rfind("https://", 0) != 0 && c.sms_api_base.rfind("http://", 0) != 0) {
+    return fail(ErrorCode::kInvalidArgument, "SMS_API_BASE must be an http(s):// URL");
+  }
+  if (!c.sms_account_sid.empty()) {
+    // A half-configured channel would fail every send with 401; say so at start instead.
+    if (c.sms_account_sid.rfind("AC", 0) != 0) {
+      return fail(ErrorCode::kInvalidArgument, "SMS_ACCOUNT_SID must start with AC");
+    }
+    if (c.sms_auth_token.empty()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "SMS_AUTH_TOKEN is required when SMS_ACCOUNT_SID is set");
+    }
+    if (c.sms_from.empty()) {
+      return fail(ErrorCode::kInvalidArgument, "SMS_FROM is required when SMS_ACCOUNT_SID is set");
+    }
+  }
+  if (!c.smtp_url.empty() && c.smtp_url.rfind("smtp://", 0) != 0 &&
+      c.smtp_url.rfind("smtps://", 0) != 0) {
+    return fail(ErrorCode::kInvalidArgument, "SMTP_URL must be an smtp:// or smtps:// URL");
+  }
+  if (c.smtp_tls != "required" && c.smtp_tls != "none") {
+    return fail(ErrorCode::kInvalidArgument, "SMTP_TLS must be required or none");
+  }
+  if (c.smtp_tls == "none" && c.smtp_url.rfind("smtps://", 0) == 0) {
+    return fail(ErrorCode::kInvalidArgument,
+                "SMTP_TLS=none contradicts an smtps:// SMTP_URL (implicit TLS)");
+  }
+  if (!c.mail_from.empty()) {
+    auto address = mail_from_address(c.mail_from);
+    if (!address) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "MAIL_FROM must be an email address such as bounce@example.com, optionally "
+                  "as Name <bounce@example.com>");
+    }
+    c.mail_from_address = *address;
   }
   if (purpose == ConfigPurpose::kServe) {
     if (c.api_key.empty()) return fail(ErrorCode::kInvalidArgument, "APP_API_KEY is required");
@@ -179,6 +250,8 @@ std::string Config::describe() const {
   flag("STRIPE_SECRET_KEY", stripe_secret_key);
   flag("STRIPE_WEBHOOK_SECRET", stripe_webhook_secret);
   flag("TOKEN_ENCRYPTION_KEY", token_encryption_key);
+  flag("SMTP_URL", smtp_url);  // may carry the SMTP password
+  flag("SMS_AUTH_TOKEN", sms_auth_token);
   return out;
 }
 

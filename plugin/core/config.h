@@ -38,8 +38,21 @@ struct Config {
   std::string platform_ca_file;     // PLATFORM_CA_FILE: extra CA bundle for outbound HTTPS
   std::string stripe_secret_key, stripe_api_base = "https://api.stripe.com",
                                  stripe_webhook_secret;
-  std::string smtp_url, mail_from;
-  std::string sms_api_base, sms_account_sid, sms_auth_token, sms_from;
+  // The email channel (email/smtp_mailer.h); off when SMTP_URL is empty. SMTP_URL is
+  // smtp://[user:pass@]host[:port][/ehlo-domain] (STARTTLS required) or smtps://… (implicit
+  // TLS); it may hold a password, so it is a secret. SMTP_TLS=none lets smtp:// run without
+  // STARTTLS (a relay on loopback, tests). SMTP_CA_FILE: CA bundle used instead of the system one.
+  std::string smtp_url;
+  std::string smtp_tls = "required";  // "required" or "none"
+  std::string smtp_ca_file;
+  int smtp_timeout_seconds = 60;      // SMTP_TIMEOUT_SECONDS: one whole send, connect included
+  // MAIL_FROM as given: "bounce@example.com" or "Shop <bounce@example.com>"; mail_from_address
+  // is the bare address inside it, the envelope sender (SMTP MAIL FROM).
+  std::string mail_from, mail_from_address;
+  // The SMS channel (a Twilio-compatible REST API, email/twilio_sms.h); off when
+  // SMS_ACCOUNT_SID is empty. SMS_FROM is a sender number (E.164) or a Messaging Service sid
+  // (MG…). SMS_AUTH_TOKEN is a secret: it also verifies X-Twilio-Signature on our webhooks.
+  std::string sms_api_base = "https://api.twilio.com", sms_account_sid, sms_auth_token, sms_from;
   std::string token_encryption_key;
   std::string log_level = "info";
   bool dev_mode = false;            // DEV_MODE=1, set by the run command only

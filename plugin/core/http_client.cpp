@@ -34,6 +34,31 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// True when curl failed before it could have written the request. The listed codes happen while
+// resolving, connecting or handshaking; for any other code (a timeout above all) curl has set the
+// pre-transfer time only if it got as far as sending, so a zero pre-transfer time means the
+// connection was never ready (e.g. a connect timeout).
+bool never_sent(CURL* h, CURLcode rc) {
+  switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+      return true;
+    default:
+      break;
+  }
+  curl_off_t pretransfer_us = 0;
+  if (curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us) != CURLE_OK) return false;
+  return pretransfer_us == 0;
+}
+
 class CurlHttpClient final : public HttpClient {
  public:
   explicit CurlHttpClient(CurlOptions options) : options_(std::move(options)) {
@@ -77,8 +102,9 @@ class CurlHttpClient final : public HttpClient {
     CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
       // Never echo the URL: query strings may carry codes or tokens.
-      return fail(ErrorCode::kUnavailable,
-                  std::string("HTTP ") + req.method + " failed: " + curl_easy_strerror(rc));
+      return fail(ErrorCode::kUnavailable, std::string("HTTP ") + req.method +
+                                               (never_sent(h, rc) ? " not sent: " : " failed: ") +
+                                               curl_easy_strerror(rc));
     }
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -91,6 +117,13 @@ class CurlHttpClient final : public HttpClient {
 };
 
 }  // namespace
+
+bool http_request_not_sent(const Error& error) {
+  if (error.code != ErrorCode::kUnavailable || !error.message.starts_with("HTTP ")) return false;
+  auto space = error.message.find(' ', 5);  // after the method
+  return space != std::string::npos &&
+         std::string_view(error.message).substr(space).starts_with(" not sent: ");
+}
 
 std::string HttpResponse::header(const std::string& name) const {
   auto it = headers.find(lower(name));

@@ -2,6 +2,8 @@
 // Production uses libcurl; tests point base URLs at real local servers speaking the same wire
 // format. A transport failure (no connection, timeout, TLS error) is an error value with
 // ErrorCode::kUnavailable; any HTTP status, 5xx included, is a response for the caller to judge.
+// A caller of a non-idempotent call (an SMS create has no idempotency key) must also know whether
+// the request could have reached the server: see http_request_not_sent.
 #pragma once
 
 #include <chrono>
@@ -34,9 +36,18 @@ struct HttpResponse {
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
-  // Sends the request and waits for the whole response. Thread-safe.
+  // Sends the request and waits for the whole response. Thread-safe. A transport failure is
+  // kUnavailable; its message is "HTTP <METHOD> not sent: <why>" when the request provably never
+  // left this machine (name resolution, connection refused or timed out, TLS handshake or
+  // certificate failure, a malformed URL), and "HTTP <METHOD> failed: <why>" otherwise (a timeout
+  // or a dropped connection after the request was written: the server may have acted on it).
+  // Implementations that cannot tell use the second form, which is the safe one.
   virtual Result<HttpResponse> send(const HttpRequest& request) = 0;
 };
+
+// True when `error` came from HttpClient::send and says the request never reached the server, so
+// even a non-idempotent request may be sent again. False for every other error.
+bool http_request_not_sent(const Error& error);
 
 struct CurlOptions {
   std::string ca_file;  // extra CA bundle (tests trust their dev certificate); empty = system

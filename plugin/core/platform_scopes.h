@@ -9,8 +9,13 @@
 //   write_order_edits  orderEditBegin / AddVariant / AddLineItemDiscount / Commit (the upsell line)
 //   read_products      the products/variants cache (prices, compare-at, inventory, images, tags,
 //                      collections) and the products/create|update|delete webhooks
-//   read_customers     customer fields on orders (email, phone) for the cross-sell sequences and
-//                      the customers/* privacy webhooks
+//   read_customers     customer fields on orders (email, phone) for the cross-sell sequences,
+//                      the customers/* webhooks (marketing consent) and the privacy webhooks
+//   read_fulfillments  fulfillments/create, which starts the post-purchase flows at the first
+//                      shipment (orders/fulfilled waits for the last; read_orders does not cover
+//                      it: the topic needs read_fulfillments or read_marketplace_orders)
+// read_orders also covers checkouts/create|update (abandoned-checkout flows) and
+// orders/fulfilled|cancelled.
 // write_orders implies read_orders on the platform; read_orders is still listed because the
 // orders/* webhook subscriptions name it, and an explicit list reads better than an implication.
 // Not requested: read_all_orders (orders older than 60 days are never needed), write_products.
@@ -21,6 +26,6 @@
 namespace afterglow {
 
 inline constexpr std::string_view kRequiredScopes =
-    "read_orders,write_orders,write_order_edits,read_products,read_customers";
+    "read_orders,write_orders,write_order_edits,read_products,read_customers,read_fulfillments";
 
 }  // namespace afterglow

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
 
 #include "plugin/core/json_fields.h"
 
@@ -14,7 +17,10 @@ constexpr std::string_view kDays[] = {"mon", "tue", "wed", "thu", "fri", "sat", 
 // The keys of shops.settings this module owns; others (set by other modules) are kept as they are.
 constexpr std::string_view kOwnedKeys[] = {
     "sender_name",    "sender_email",         "postal_address",      "quiet_hours",
-    "frequency_caps", "margin_floor_percent", "offer_window_minutes", "stripe_account_id"};
+    "frequency_caps", "margin_floor_percent", "offer_window_minutes", "stripe_account_id",
+    "reply_to",       "brand_name",           "support_contact",     "time_zone",
+    "email_soft_opt_in", "sms_consent_wording", "attribution_days",  "sms_max_segments",
+    "incentive_code", "incentive_text"};
 
 // Deliberately loose: the mail server is the judge of deliverability; this catches typos such as
 // a missing '@' or a space, which the merchant would otherwise discover only from bounces.
@@ -36,6 +42,33 @@ bool valid_stripe_account(std::string_view s) {
   if (!s.starts_with("acct_") || s.size() < 8) return false;
   return std::all_of(s.begin() + 5, s.end(),
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
+}
+
+// An IANA zone name ("America/Chicago") that the system's zone database has. The name is checked
+// for shape first, so no path outside the database is ever opened.
+bool known_time_zone(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name.front() == '/' ||
+      name.find("..") != std::string_view::npos) {
+    return false;
+  }
+  if (!std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '/' || c == '_' ||
+               c == '-' || c == '+';
+      })) {
+    return false;
+  }
+  const char* dir = std::getenv("TZDIR");
+  std::string path = std::string(dir && *dir ? dir : "/usr/share/zoneinfo") + "/" +
+                     std::string(name);
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+std::optional<std::string> day_name(std::string_view d) {
+  for (std::string_view k : kDays) {
+    if (d == k) return std::string(k);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -62,17 +95,19 @@ Result<ShopSettings> settings_from_json(const json& value, std::vector<FieldErro
     s.quiet_hours.end_hour =
         static_cast<int>(qr.integer_or("end_hour", 0, 23, s.quiet_hours.end_hour));
     if (qr.has("days")) {
-      s.quiet_hours.days = qr.text_list(
-          "days", 7, 16,
-          [](std::string_view d) -> std::optional<std::string> {
-            for (std::string_view k : kDays) {
-              if (d == k) return std::string(k);
-            }
-            return std::nullopt;
-          },
-          "must be one of mon, tue, wed, thu, fri, sat, sun");
+      s.quiet_hours.days =
+          qr.text_list("days", 7, 16, day_name, "must be one of mon, tue, wed, thu, fri, sat, sun");
     } else {
       qr.member("days");  // absent or null: keep every day (marks the key as read)
+    }
+    if (qr.has("no_send_days")) {
+      s.quiet_hours.no_send_days = qr.text_list("no_send_days", 7, 16, day_name,
+                                                "must be one of mon, tue, wed, thu, fri, sat, sun");
+      if (s.quiet_hours.no_send_days.size() >= 7) {
+        errors.add(qr.field("no_send_days"), "must leave at least one day for sending");
+      }
+    } else {
+      qr.member("no_send_days");
     }
     s.quiet_hours.apply_to_email = qr.boolean("apply_to_email", s.quiet_hours.apply_to_email);
     if (s.quiet_hours.enabled && s.quiet_hours.start_hour == s.quiet_hours.end_hour) {
@@ -98,6 +133,35 @@ Result<ShopSettings> settings_from_json(const json& value, std::vector<FieldErro
   if (!s.stripe_account_id.empty() && !valid_stripe_account(s.stripe_account_id)) {
     errors.add(r.field("stripe_account_id"), "must be a Stripe account id such as acct_1A2b3C");
   }
+  s.reply_to = r.text("reply_to", 254);
+  if (!s.reply_to.empty() && !plausible_email(s.reply_to)) {
+    errors.add(r.field("reply_to"), "must be an email address such as help@example.com");
+  }
+  s.brand_name = r.text("brand_name", 40);
+  s.support_contact = r.text("support_contact", 200);
+  for (auto [key, value] : {std::pair{"brand_name", &s.brand_name},
+                            std::pair{"support_contact", &s.support_contact}}) {
+    if (value->find_first_of("\r\n") != std::string::npos) {
+      errors.add(r.field(key), "must be a single line");
+    }
+  }
+  if (r.has("time_zone")) {
+    s.time_zone = r.text("time_zone", 64);
+    if (!known_time_zone(s.time_zone)) {
+      errors.add(r.field("time_zone"), "must be an IANA time zone such as America/Chicago");
+    }
+  } else {
+    r.member("time_zone");
+  }
+  s.email_soft_opt_in = r.boolean("email_soft_opt_in", s.email_soft_opt_in);
+  s.sms_consent_wording = r.text("sms_consent_wording", 1000);
+  s.attribution_days = static_cast<int>(r.integer_or("attribution_days", 1, 30, s.attribution_days));
+  s.sms_max_segments = static_cast<int>(r.integer_or("sms_max_segments", 1, 10, s.sms_max_segments));
+  s.incentive_code = r.text("incentive_code", 64);
+  s.incentive_text = r.text("incentive_text", 200);
+  if (s.incentive_code.find_first_of(" \r\n\t") != std::string::npos) {
+    errors.add(r.field("incentive_code"), "must be a discount code without spaces");
+  }
   r.reject_unknown();
 
   if (!errors.empty()) {
@@ -116,6 +180,7 @@ json settings_to_json(const ShopSettings& s) {
                 {"start_hour", s.quiet_hours.start_hour},
                 {"end_hour", s.quiet_hours.end_hour},
                 {"days", s.quiet_hours.days},
+                {"no_send_days", s.quiet_hours.no_send_days},
                 {"apply_to_email", s.quiet_hours.apply_to_email}}},
               {"frequency_caps",
                {{"email_hours", s.frequency_caps.email_hours},
@@ -123,7 +188,17 @@ json settings_to_json(const ShopSettings& s) {
                 {"weekly_max", s.frequency_caps.weekly_max}}},
               {"margin_floor_percent", s.margin_floor_percent},
               {"offer_window_minutes", s.offer_window_minutes},
-              {"stripe_account_id", s.stripe_account_id}};
+              {"stripe_account_id", s.stripe_account_id},
+              {"reply_to", s.reply_to},
+              {"brand_name", s.brand_name},
+              {"support_contact", s.support_contact},
+              {"time_zone", s.time_zone},
+              {"email_soft_opt_in", s.email_soft_opt_in},
+              {"sms_consent_wording", s.sms_consent_wording},
+              {"attribution_days", s.attribution_days},
+              {"sms_max_segments", s.sms_max_segments},
+              {"incentive_code", s.incentive_code},
+              {"incentive_text", s.incentive_text}};
 }
 
 namespace {

@@ -20,13 +20,16 @@ namespace afterglow {
 struct FieldError;
 
 // SMS (and, when `apply_to_email`, email) is held back between start_hour and end_hour in the
-// recipient's local time zone; start > end wraps past midnight (21 → 8 is 9 PM to 8 AM, the
-// common US default). `days` are the days on which the window starts ("mon" … "sun").
+// recipient's local time zone; start > end wraps past midnight (the default 20 → 10 sends only
+// from 10:00 to 20:00). `days` are the days on which the window starts ("mon" … "sun");
+// `no_send_days` are quiet all day (default Sunday). Stricter state rules and the federal
+// 8:00–21:00 floor apply on top (email/quiet_hours.h).
 struct QuietHours {
   bool enabled = true;
-  int start_hour = 21;
-  int end_hour = 8;
+  int start_hour = 20;
+  int end_hour = 10;
   std::vector<std::string> days = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  std::vector<std::string> no_send_days = {"sun"};
   bool apply_to_email = false;
 };
 
@@ -49,6 +52,25 @@ struct ShopSettings {
   // The shop's own Stripe account (Connect, sent as Stripe-Account: acct_…): thank-you page
   // charges go there. Empty: no thank-you offers, and the diagnostics say why.
   std::string stripe_account_id;
+
+  // Messaging (email/).
+  std::string reply_to;         // Reply-To of marketing email; empty: none
+  std::string brand_name;       // SMS brand prefix and HELP answer; empty: sender_name
+  std::string support_contact;  // HELP answer's contact (email, URL or phone)
+  // IANA zone of the shop: quiet hours for a recipient whose location is unknown.
+  std::string time_zone = "America/New_York";
+  // Email to a buyer who neither subscribed nor unsubscribed (EU/UK "soft opt-in": similar
+  // products, opt-out offered at collection and in every message). Off: subscribed only.
+  bool email_soft_opt_in = false;
+  // The SMS consent disclosure shown at collection; stored with every SMS consent we record.
+  // A consent without wording is no express consent: no SMS is sent on it.
+  std::string sms_consent_wording;
+  int attribution_days = 5;  // an order within this many days of a click counts for the message
+  int sms_max_segments = 2;  // a longer SMS is refused at render time
+  // A real incentive for steps that offer one (e.g. the cart upsell's second step); empty: those
+  // steps are skipped, never sent with a made-up discount.
+  std::string incentive_code;
+  std::string incentive_text;  // e.g. "10% off your order"
 };
 
 // Reads settings from their JSON form (the body of PUT /api/admin/settings). Absent keys take

@@ -148,7 +148,8 @@ TEST_CASE("GET /auth/install with a valid HMAC redirects to the consent page wit
   std::string expected_prefix = env.fake.base_url() + "/" + kShop +
                                 "/admin/oauth/authorize?client_id=test-api-key&scope=read_orders%"
                                 "2Cwrite_orders%2Cwrite_order_edits%2Cread_products%2Cread_"
-                                "customers&redirect_uri=https%3A%2F%2Fapp.example.test%2Fauth%"
+                                "customers%2Cread_fulfillments&redirect_uri=https%3A%2F%2Fapp."
+                                "example.test%2Fauth%"
                                 "2Fcallback&state=";
   CHECK(location.rfind(expected_prefix, 0) == 0);
   std::string state = param_of(location, "state");

@@ -77,7 +77,8 @@ class FakePlatform {
     const Clock* clock = nullptr;  // token expiry, bucket refill; nullptr: system clock
     int64_t access_token_ttl_s = 3600;
     int64_t refresh_token_ttl_s = 7776000;
-    std::string scope = "read_orders,write_orders,write_order_edits,read_products,read_customers";
+    std::string scope =
+        "read_orders,write_orders,write_order_edits,read_products,read_customers,read_fulfillments";
     double bucket_maximum = 2000;
     double bucket_restore_rate = 100;
   };

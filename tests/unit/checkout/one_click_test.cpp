@@ -431,6 +431,25 @@ TEST_CASE("an offer answered one way cannot be answered another way", "[db][char
   CHECK(e.upsell_intents().size() <= 1);
 }
 
+TEST_CASE("a decline enqueues one offer.declined job for the email flows", "[db][charge]") {
+  ChargeEnv e;
+  REQUIRE(e.one_click.decline(e.claims()));
+  REQUIRE(e.one_click.decline(e.claims()));  // a repeated answer adds nothing
+  CHECK(e.env.i64("SELECT COUNT(*) FROM jobs WHERE kind = ?",
+                  {std::string(kOfferDeclinedJobKind)}) == 1);
+  auto job = e.env.row("SELECT payload, unique_key, shop_id FROM jobs WHERE kind = ?",
+                       {std::string(kOfferDeclinedJobKind)});
+  REQUIRE(job);
+  auto payload = nlohmann::json::parse(job->text(0));
+  CHECK(payload["shop_id"] == e.shop_id);
+  CHECK(payload["order_id"] == kOrderId);
+  CHECK(payload["offer_id"] == 11);
+  CHECK(payload["customer_id"] == 115310627314723954);
+  CHECK(job->text(1) == "offer.declined:" + std::to_string(e.shop_id) + ":" +
+                            std::to_string(kOrderId) + ":11");
+  CHECK(job->i64(2) == e.shop_id);
+}
+
 TEST_CASE("no stored card or no Stripe account means nothing is charged", "[db][charge]") {
   ChargeEnv e;
   SECTION("no stored card") {

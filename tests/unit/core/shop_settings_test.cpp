@@ -25,9 +25,40 @@ TEST_CASE("empty settings are the documented defaults", "[settings]") {
   CHECK(s->frequency_caps.email_hours == 16);
   CHECK(s->frequency_caps.sms_hours == 24);
   CHECK(s->offer_window_minutes == 15);
-  CHECK(s->quiet_hours.start_hour == 21);
-  CHECK(s->quiet_hours.end_hour == 8);
+  CHECK(s->quiet_hours.start_hour == 20);
+  CHECK(s->quiet_hours.end_hour == 10);
   CHECK(s->quiet_hours.days.size() == 7);
+  CHECK(s->quiet_hours.no_send_days == std::vector<std::string>{"sun"});
+  CHECK(s->time_zone == "America/New_York");
+  CHECK_FALSE(s->email_soft_opt_in);
+  CHECK(s->attribution_days == 5);
+  CHECK(s->sms_max_segments == 2);
+}
+
+TEST_CASE("messaging settings are validated and kept through JSON", "[settings]") {
+  CHECK(error_of({{"time_zone", "Mars/Olympus"}}) ==
+        "settings.time_zone must be an IANA time zone such as America/Chicago");
+  CHECK(error_of({{"time_zone", "../../etc/passwd"}}) ==
+        "settings.time_zone must be an IANA time zone such as America/Chicago");
+  CHECK(error_of({{"quiet_hours", {{"no_send_days", {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}}}}}) ==
+        "settings.quiet_hours.no_send_days must leave at least one day for sending");
+  CHECK(error_of({{"brand_name", "Acme\r\nBcc: x"}}) == "settings.brand_name must be a single line");
+  CHECK(error_of({{"incentive_code", "TEN OFF"}}) ==
+        "settings.incentive_code must be a discount code without spaces");
+  CHECK(error_of({{"reply_to", "help"}}) ==
+        "settings.reply_to must be an email address such as help@example.com");
+
+  auto s = settings_from_json({{"time_zone", "America/Chicago"},
+                               {"email_soft_opt_in", true},
+                               {"sms_consent_wording", "Yes, text me deals."},
+                               {"quiet_hours", {{"no_send_days", json::array()}}}});
+  REQUIRE(s);
+  auto again = settings_from_json(settings_to_json(*s));
+  REQUIRE(again);
+  CHECK(again->time_zone == "America/Chicago");
+  CHECK(again->email_soft_opt_in);
+  CHECK(again->sms_consent_wording == "Yes, text me deals.");
+  CHECK(again->quiet_hours.no_send_days.empty());
 }
 
 TEST_CASE("settings validation errors name the field", "[settings]") {

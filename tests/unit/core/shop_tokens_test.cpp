@@ -300,7 +300,9 @@ TEST_CASE("embedded load: a session token installs the shop through token exchan
 TEST_CASE("scopes: write_X covers read_X; what is missing is named", "[shop_tokens]") {
   CHECK(missing_scopes(kRequiredScopes, kRequiredScopes).empty());
   CHECK(
-      missing_scopes("write_orders,write_order_edits,read_products,read_customers", kRequiredScopes)
+      missing_scopes(
+          "write_orders,write_order_edits,read_products,read_customers,read_fulfillments",
+          kRequiredScopes)
           .empty());
   CHECK(missing_scopes("read_orders", "read_orders,read_products") ==
         std::vector<std::string>{"read_products"});

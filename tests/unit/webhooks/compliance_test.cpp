@@ -2,6 +2,8 @@
 // through the inbox, the queue and the dispatcher, checked against the whole database.
 #include "webhooks/compliance.h"
 
+#include <tuple>
+
 #include "plugin/core/shop_store.h"
 #include "tests/unit/webhooks/handler_env.h"
 
@@ -355,6 +357,77 @@ TEST_CASE("a privacy request that names no customer is dead-lettered at once", "
   env.drain();
   CHECK(env.inbox_state(id) == "failed");
   CHECK(env.text("SELECT state FROM jobs") == "dead");
+}
+
+
+TEST_CASE("customers/redact erases the customer's consent and sequence history but keeps the "
+          "suppression hash",
+          "[compliance][db]") {
+  HandlerEnv env;
+  env.deliver("orders/create", order_body(OrderSpec{}));
+  env.drain();
+  int64_t shop = shop_id(env, kShop);
+  auto cid = static_cast<int64_t>(kCustomer);
+  env.exec(
+      "INSERT INTO flows (id, shop_id, name, status, trigger_kind, trigger_filters, steps, "
+      "exit_conditions, reentry_cooldown_hours, created_at_ms, updated_at_ms) "
+      "VALUES (9, ?, 'f', 'live', 'order_paid', '[]', '[]', '[]', 0, ?, ?)",
+      {shop, kStartMs, kStartMs});
+  for (auto [customer, email, phone] :
+       {std::tuple{cid, std::string(kEmail), std::string("+15555550123")},
+        std::tuple{int64_t{42}, std::string("bystander@example.org"), std::string("+15555550999")}}) {
+    for (auto [channel, address] : {std::pair{"email", email}, std::pair{"sms", phone}}) {
+      env.exec("INSERT INTO consents (shop_id, channel, address, customer_id, state, source, "
+               "wording, updated_at_ms) VALUES (?, ?, ?, ?, 'subscribed', 'admin', 'yes', ?)",
+               {shop, std::string(channel), address, customer, kStartMs});
+      env.exec("INSERT INTO consent_events (shop_id, channel, address, customer_id, state, "
+               "source, at_ms) VALUES (?, ?, ?, ?, 'subscribed', 'admin', ?)",
+               {shop, std::string(channel), address, customer, kStartMs});
+    }
+    env.exec("INSERT INTO enrolments (shop_id, flow_id, flow_version, enrolment_key, person_key, "
+             "customer_id, email, phone, trigger_kind, trigger_data, state, entered_at_ms) "
+             "VALUES (?, 9, 1, ?, ?, ?, ?, ?, 'order_paid', '{}', 'active', ?)",
+             {shop, "order:" + std::to_string(customer), "customer:" + std::to_string(customer),
+              customer, email, phone, kStartMs});
+    int64_t enrolment = env.i64("SELECT MAX(id) FROM enrolments");
+    env.exec("INSERT INTO step_runs (shop_id, enrolment_id, step_id, state, due_at_ms, "
+             "created_at_ms, updated_at_ms) VALUES (?, ?, 's1', 'done', ?, ?, ?)",
+             {shop, enrolment, kStartMs, kStartMs, kStartMs});
+    int64_t run = env.i64("SELECT MAX(id) FROM step_runs");
+    env.exec("INSERT INTO messages (shop_id, step_run_id, enrolment_id, flow_id, step_id, "
+             "customer_id, person_key, channel, recipient, state, created_at_ms, updated_at_ms) "
+             "VALUES (?, ?, ?, 9, 's1', ?, 'p', 'email', ?, 'sent', ?, ?)",
+             {shop, run, enrolment, customer, email, kStartMs, kStartMs});
+    env.exec("INSERT INTO message_events (shop_id, message_id, kind, at_ms) "
+             "VALUES (?, (SELECT MAX(id) FROM messages), 'click', ?)",
+             {shop, kStartMs});
+    env.exec("INSERT INTO send_log (shop_id, enrolment_id, step_id, person_key, customer_id, "
+             "outcome, reason, detail, at_ms) VALUES (?, ?, 's1', 'p', ?, 'sent', 'sent', ?, ?)",
+             {shop, enrolment, customer, "to " + email, kStartMs});
+    env.exec("INSERT INTO checkouts (shop_id, token, customer_id, email, phone, value_minor, "
+             "currency, items, platform_updated_at_ms, updated_at_ms) "
+             "VALUES (?, ?, ?, ?, ?, 100, 'USD', '[]', ?, ?)",
+             {shop, "tok-" + std::to_string(customer), customer, email, phone, kStartMs, kStartMs});
+    env.exec("INSERT INTO product_views (shop_id, customer_id, email, product_id, viewed_at_ms) "
+             "VALUES (?, ?, ?, 1, ?)",
+             {shop, customer, email, kStartMs});
+  }
+  suppress(env, kShop, AddressChannel::kEmail, kEmail);
+
+  int64_t id = env.deliver("customers/redact", redact_request({820982911946154508ULL}));
+  env.drain();
+
+  REQUIRE(env.inbox_state(id) == "processed");
+  CHECK(env.find_text_anywhere(kEmail).empty());
+  CHECK(env.find_text_anywhere("5555550123").empty());
+  for (const char* table : {"consents", "consent_events", "enrolments", "step_runs", "messages",
+                            "message_events", "send_log", "checkouts", "product_views"}) {
+    INFO(table);
+    // The bystander's one row (two for the per-channel consent tables) is all that is left.
+    int64_t left = env.i64(std::string("SELECT COUNT(*) FROM ") + table);
+    CHECK(left == (std::string(table).starts_with("consent") ? 2 : 1));
+  }
+  CHECK(env.i64("SELECT COUNT(*) FROM suppressions") == 1);
 }
 
 }  // namespace
