@@ -43,12 +43,18 @@ class LinkTable {
   std::vector<std::string> links_;
 };
 
+// Mail clients load only remote images (a data: or relative URL shows as a broken box, and
+// several clients strip them): such an image is left out, the card stays.
+std::string remote_image(const std::string& url) {
+  return url.starts_with("https://") || url.starts_with("http://") ? url : std::string();
+}
+
 json template_data(const ComposeInput& in, const std::string& unsubscribe_url,
                    const std::string& preferences_url) {
   const TriggerData& d = in.enrolment->data;
   json items = json::array();
   for (const RecommendedItem& i : in.items) {
-    items.push_back({{"title", i.title}, {"url", i.url}, {"image_url", i.image_url},
+    items.push_back({{"title", i.title}, {"url", i.url}, {"image_url", remote_image(i.image_url)},
                      {"price", i.price_text}});
   }
   return {{"first_name", d.first_name},
@@ -98,7 +104,7 @@ Result<ComposedEmail> compose_email_message(const ComposeInput& in) {
   layout.body_html = body;
   if (shows_cards(step)) {
     for (const RecommendedItem& i : in.items) {
-      layout.items.push_back({i.title, i.url, i.image_url, i.price_text});
+      layout.items.push_back({i.title, i.url, remote_image(i.image_url), i.price_text});
     }
   }
   layout.unsubscribe_url = unsubscribe_url;

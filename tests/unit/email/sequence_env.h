@@ -60,6 +60,9 @@ class SequenceEnv {
     c.mail_from = "bounces@afterglow.test";
     runner = std::make_unique<StepRunner>(*db, clock, mailer.get(), sms_.get(), c);
     for (int64_t id : {101, 102, 103, 104}) product(id, "Product " + std::to_string(id));
+    // Catalogues hold images mail cannot show (the demo shop's are data: URIs).
+    product(102, "Product 102", "data:image/svg+xml,%3Csvg%3E%3C/svg%3E");
+    product(103, "Product 103", "https://cdn.glow.example/103.png");
     consent(AddressChannel::kEmail, kEmail, ConsentState::kSubscribed);
   }
 
@@ -81,10 +84,11 @@ class SequenceEnv {
     return s;
   }
 
-  void product(int64_t id, std::string title) {
+  void product(int64_t id, std::string title, std::string image = "") {
     CatalogProduct p;
     p.id = id;
     p.title = std::move(title);
+    p.image_url = std::move(image);
     p.handle = "product-" + std::to_string(id);
     p.status = "active";
     CatalogVariant v;

@@ -70,6 +70,8 @@ TEST_CASE("post-purchase cross-sell sends at 48 h and the reminder 4 days later 
   CHECK(html.find("Product 102") != std::string::npos);
   CHECK(html.find("Product 103") != std::string::npos);
   CHECK(html.find("Product 101") == std::string::npos);
+  CHECK(html.find("https://cdn.glow.example/103.png") != std::string::npos);
+  CHECK(html.find("data:image") == std::string::npos);  // mail cannot show it: left out
   CHECK(html.find("https://afterglow.test/t/c/") != std::string::npos);
   CHECK(html.find("https://glow-shop.myshopify.com/products/") == std::string::npos);
 
