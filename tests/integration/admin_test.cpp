@@ -115,7 +115,9 @@ TEST_CASE("admin API without a session token answers 401 with the retry header",
   for (const char* path : {"/api/admin/offers", "/api/admin/flows", "/api/admin/settings",
                            "/api/admin/inbox", "/api/admin/jobs", "/api/admin/exports",
                            "/api/admin/charges", "/api/admin/charges/1",
-                           "/api/admin/diagnostics", "/api/admin/analytics"}) {
+                           "/api/admin/diagnostics", "/api/admin/analytics",
+                           "/api/admin/flow-templates", "/api/admin/flows/1/report",
+                           "/api/admin/customers/1/messaging"}) {
     INFO(path);
     require_401(t.app.http().get(path));
   }
@@ -598,4 +600,36 @@ TEST_CASE("a shop's charge ledger is invisible to another shop", "[admin][charge
   CHECK(t.get("/api/admin/charges/" + std::to_string(id), t.token_b).status == 404);
   CHECK(body_of(t.get("/api/admin/charges", t.token_b))["charges"].empty());
   CHECK(t.get("/api/admin/charges/not-a-number", t.token_a).status == 404);
+}
+
+TEST_CASE("a seed flow is switched on from its template and stays the shop's own",
+          "[admin][flows]") {
+  TwoShops t;
+  auto listed = body_of(t.get("/api/admin/flow-templates", t.token_a));
+  REQUIRE(listed["templates"].size() == 4);
+  CHECK(listed["templates"][0]["key"] == "post_purchase_cross_sell");
+  CHECK(listed["templates"][1]["flow"]["trigger"] == "checkout_abandoned");
+
+  auto made = t.post("/api/admin/flow-templates/cart_upsell", json{{"status", "live"}}, t.token_a);
+  REQUIRE(made.status == 201);
+  json flow = body_of(made)["flow"];
+  CHECK(flow["status"] == "live");
+  CHECK(flow["name"] == "Cart upsell");
+  int64_t id = flow["id"].get<int64_t>();
+  CHECK(body_of(t.get("/api/admin/flows", t.token_a))["flows"].size() == 1);
+  CHECK(body_of(t.get("/api/admin/flows", t.token_b))["flows"].empty());
+
+  // Default draft: the merchant reviews before anything is sent.
+  auto draft = t.post("/api/admin/flow-templates/browse_upsell", json::object(), t.token_a);
+  REQUIRE(draft.status == 201);
+  CHECK(body_of(draft)["flow"]["status"] == "draft");
+
+  CHECK(t.post("/api/admin/flow-templates/cart_upsell", json{{"status", "paused!"}}, t.token_a)
+            .status == 400);
+  CHECK(t.post("/api/admin/flow-templates/no_such_template", json::object(), t.token_a).status ==
+        404);
+  auto report = t.get("/api/admin/flows/" + std::to_string(id) + "/report", t.token_a);
+  CHECK(report.status == 200);
+  CHECK(t.get("/api/admin/flows/" + std::to_string(id) + "/report", t.token_b).status == 404);
+  CHECK(t.get("/api/admin/customers/42/messaging", t.token_a).status == 200);
 }
