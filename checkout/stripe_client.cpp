@@ -34,41 +34,6 @@ bool stripe_id_like(std::string_view s) {
   });
 }
 
-// scheme://host[:port] with nothing after it but an optional '/'.
-std::string check_api_base(std::string_view base) {
-  std::string_view rest;
-  bool https = false;
-  if (base.starts_with("https://")) {
-    https = true;
-    rest = base.substr(8);
-  } else if (base.starts_with("http://")) {
-    rest = base.substr(7);
-  } else {
-    return "api_base must start with https://";
-  }
-  if (rest.ends_with('/')) rest.remove_suffix(1);
-  if (rest.empty()) return "api_base has no host";
-  if (rest.find_first_of("/?#@ ") != std::string_view::npos) {
-    return "api_base must be scheme://host[:port] without path, query or user info";
-  }
-  std::string_view host = rest;
-  if (host.starts_with('[')) {
-    auto close = host.find(']');
-    if (close == std::string_view::npos) return "api_base has an unterminated IPv6 host";
-    host = host.substr(0, close + 1);
-  } else if (auto colon = host.find(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  if (host.empty()) return "api_base has no host";
-  if (!https) {
-    std::string h = lower(host);
-    if (h != "127.0.0.1" && h != "localhost" && h != "[::1]") {
-      return "api_base must use https (plain http only for 127.0.0.1, localhost or [::1])";
-    }
-  }
-  return "";
-}
-
 std::string str(const json& j, const char* key) {
   if (!j.is_object()) return "";
   auto it = j.find(key);
@@ -257,8 +222,8 @@ Result<void> validate_stripe_options(const StripeOptions& o) {
     return fail(ErrorCode::kInvalidArgument,
                 "STRIPE_SECRET_KEY must be a secret (sk_…) or restricted (rk_…) key");
   }
-  if (std::string why = check_api_base(o.api_base); !why.empty()) {
-    return fail(ErrorCode::kInvalidArgument, "STRIPE_API_BASE: " + why);
+  if (std::string why = api_base_problem(o.api_base); !why.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "STRIPE_API_BASE " + why);
   }
   if (o.api_version.empty() || !printable_ascii(o.api_version)) {
     return fail(ErrorCode::kInvalidArgument, "the Stripe API version is empty or malformed");

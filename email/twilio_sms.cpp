@@ -17,51 +17,11 @@ using nlohmann::json;
 // Twilio's error for a recipient who replied STOP to this sender (spec §3.1).
 constexpr int kErrorOptedOut = 21610;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool alnum_only(std::string_view s) {
   for (unsigned char c : s) {
     if (!std::isalnum(c)) return false;
   }
   return true;
-}
-
-// Empty when `base` is scheme://host[:port] with https, or http on a loopback host.
-std::string check_api_base(std::string_view base) {
-  std::string_view rest;
-  bool https = false;
-  if (base.starts_with("https://")) {
-    https = true;
-    rest = base.substr(8);
-  } else if (base.starts_with("http://")) {
-    rest = base.substr(7);
-  } else {
-    return "must start with https://";
-  }
-  if (rest.ends_with('/')) rest.remove_suffix(1);
-  if (rest.find_first_of("/?#@ ") != std::string_view::npos) {
-    return "must be scheme://host[:port] without path, query or user info";
-  }
-  std::string_view host = rest;
-  if (host.starts_with('[')) {
-    auto close = host.find(']');
-    if (close == std::string_view::npos) return "has an unterminated IPv6 host";
-    host = host.substr(0, close + 1);
-  } else if (auto colon = host.find(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  if (host.empty()) return "has no host";
-  if (!https) {
-    std::string h = lower(host);
-    if (h != "127.0.0.1" && h != "localhost" && h != "[::1]") {
-      return "must use https (plain http only for 127.0.0.1, localhost or [::1])";
-    }
-  }
-  return "";
 }
 
 bool is_messaging_service_sid(std::string_view from) {
@@ -169,7 +129,7 @@ std::optional<TwilioSmsOptions> twilio_sms_options(const Config& config) {
 }
 
 Result<void> validate_twilio_sms_options(const TwilioSmsOptions& o) {
-  if (std::string why = check_api_base(o.api_base); !why.empty()) {
+  if (std::string why = api_base_problem(o.api_base); !why.empty()) {
     return fail(ErrorCode::kInvalidArgument, "SMS_API_BASE " + why);
   }
   if (o.account_sid.size() < 3 || !o.account_sid.starts_with("AC") || !alnum_only(o.account_sid)) {

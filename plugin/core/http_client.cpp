@@ -134,6 +134,39 @@ std::unique_ptr<HttpClient> make_curl_http_client(CurlOptions options) {
   return std::make_unique<CurlHttpClient>(std::move(options));
 }
 
+std::string api_base_problem(std::string_view base) {
+  std::string_view rest;
+  bool https = false;
+  if (base.starts_with("https://")) {
+    https = true;
+    rest = base.substr(8);
+  } else if (base.starts_with("http://")) {
+    rest = base.substr(7);
+  } else {
+    return "must start with https://";
+  }
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  if (rest.find_first_of("/?#@ ") != std::string_view::npos) {
+    return "must be scheme://host[:port] without path, query or user info";
+  }
+  std::string_view host = rest;
+  if (host.starts_with('[')) {
+    auto close = host.find(']');
+    if (close == std::string_view::npos) return "has an unterminated IPv6 host";
+    host = host.substr(0, close + 1);
+  } else if (auto colon = host.find(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host.empty()) return "has no host";
+  if (!https) {
+    std::string h = lower(std::string(host));
+    if (h != "127.0.0.1" && h != "localhost" && h != "[::1]") {
+      return "must use https (plain http only for 127.0.0.1, localhost or [::1])";
+    }
+  }
+  return "";
+}
+
 std::string url_encode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

@@ -57,6 +57,12 @@ struct CurlOptions {
 
 std::unique_ptr<HttpClient> make_curl_http_client(CurlOptions options = {});
 
+// Why `base` cannot be a provider's API base URL, or "" when it can: scheme://host[:port]
+// (an optional trailing '/', nothing else) with https, or plain http on a loopback host only
+// (127.0.0.1, localhost, [::1]), so a test base URL can never send a secret over the network.
+// The answer reads after the setting's name: "must start with https://".
+std::string api_base_problem(std::string_view base);
+
 // application/x-www-form-urlencoded encoding of one component (RFC 3986 unreserved kept).
 std::string url_encode(std::string_view s);
 
