@@ -17,7 +17,8 @@ constexpr std::string_view kColumns =
     "c.id, c.shop_id, s.domain, c.order_id, c.offer_id, c.charge_key, c.idempotency_key, "
     "c.stripe_account, c.customer, c.payment_method, c.product_id, c.variant_id, c.quantity, "
     "c.amount_minor, c.discount_minor, c.currency, c.payment_intent_id, c.state, c.reason, "
-    "c.decline_code, c.message, c.refund_id, c.lease_until_ms, c.customer_id";
+    "c.decline_code, c.message, c.refund_id, c.lease_until_ms, c.customer_id, "
+    "c.reconcile_deadline_ms, c.reconcile_seq, c.created_at_ms";
 
 ChargeRow read_row(const Row& r) {
   ChargeRow c;
@@ -45,6 +46,9 @@ ChargeRow read_row(const Row& r) {
   c.refund_id = r.text(21);
   c.lease_until_ms = r.opt_i64(22);
   c.customer_id = r.opt_i64(23);
+  c.reconcile_deadline_ms = r.opt_i64(24);
+  c.reconcile_seq = r.i64(25);
+  c.created_at_ms = r.i64(26);
   return c;
 }
 
@@ -84,16 +88,26 @@ Result<int64_t> insert_charge(Tx& tx, const ChargeRow& c, int64_t lease_until_ms
   auto row = AG_TRY(tx.query_one(
       "INSERT INTO charges (shop_id, order_id, offer_id, charge_key, idempotency_key, "
       "customer_id, stripe_account, customer, payment_method, product_id, variant_id, quantity, "
-      "amount_minor, discount_minor, currency, state, reason, lease_until_ms, created_at_ms, "
-      "updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) "
+      "amount_minor, discount_minor, currency, state, reason, lease_until_ms, "
+      "reconcile_deadline_ms, created_at_ms, updated_at_ms) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?) "
       "ON CONFLICT DO NOTHING RETURNING id",
       {c.shop_id, c.order_id, c.offer_id, c.charge_key, c.idempotency_key, nullable(c.customer_id),
        c.stripe_account, c.customer, c.payment_method, c.product_id, c.variant_id, c.quantity,
-       c.amount_minor, c.discount_minor, c.currency, c.reason, lease_until_ms, now_ms, now_ms}));
+       c.amount_minor, c.discount_minor, c.currency, c.reason, lease_until_ms,
+       nullable(c.reconcile_deadline_ms), now_ms, now_ms}));
   if (!row) return fail(ErrorCode::kConflict, "a charge for this offer and order exists");
   int64_t id = row->i64(0);
   AG_CHECK(add_event(tx, id, "pending", c.reason, now_ms));
   return id;
+}
+
+Result<int64_t> next_reconcile_seq(Tx& tx, int64_t charge_id) {
+  auto row = AG_TRY(tx.query_one(
+      "UPDATE charges SET reconcile_seq = reconcile_seq + 1 WHERE id = ? RETURNING reconcile_seq",
+      {charge_id}));
+  if (!row) return fail(ErrorCode::kNotFound, "no charge " + std::to_string(charge_id));
+  return row->i64(0);
 }
 
 Result<bool> lease_charge(Tx& tx, int64_t charge_id, int64_t lease_until_ms, int64_t now_ms) {
@@ -122,6 +136,19 @@ Result<bool> transition(Tx& tx, int64_t charge_id, std::string_view from, const 
        opt(t.refund_id), now_ms, charge_id, std::string(from)}));
   if (n != 1) return false;
   AG_CHECK(add_event(tx, charge_id, t.to, t.reason, now_ms));
+  return true;
+}
+
+Result<bool> refund_late_payment(Tx& tx, const ChargeRow& charge, const PaymentIntent& intent,
+                                 JobQueue& queue, int64_t now_ms) {
+  if (charge.state != "failed" || !charge.reason.starts_with(kNotChargedReason)) return false;
+  if (intent.status != "succeeded") return false;
+  Transition t{"refunding", "payment " + intent.id +
+                                " turned up after the charge was settled as not charged; "
+                                "refunding it"};
+  t.payment_intent_id = intent.id;
+  if (!AG_TRY(transition(tx, charge.id, "failed", t, now_ms))) return false;
+  AG_CHECK(enqueue_append(tx, queue, charge, now_ms));
   return true;
 }
 

@@ -30,7 +30,18 @@ struct ChargeRow {
   std::string payment_intent_id, state, reason, decline_code, message, refund_id;
   std::optional<int64_t> lease_until_ms;
   std::optional<int64_t> customer_id;  // the shopper, for offer events
+  // Past this, reconciliation stops sending and settles the charge (one_click.h). Rows made
+  // before the column existed have none: their bound runs from created_at_ms.
+  std::optional<int64_t> reconcile_deadline_ms;
+  int64_t reconcile_seq = 0;  // the newest reconcile job's number; older ones do nothing
+  int64_t created_at_ms = 0;
 };
+
+// The reason (prefix) of a charge reconciliation settled as never made (one_click.h), and what
+// the shopper is told.
+inline constexpr std::string_view kNotChargedReason = "not_charged";
+inline constexpr std::string_view kNotChargedMessage =
+    "We couldn't add this item to your order. You have not been charged.";
 
 // "ag:{shop_id}:{order_id}:{offer_id}": the row's identity.
 std::string charge_key(int64_t shop_id, int64_t order_id, int64_t offer_id);
@@ -38,10 +49,13 @@ std::string charge_key(int64_t shop_id, int64_t order_id, int64_t offer_id);
 Result<std::optional<ChargeRow>> load_charge(Tx& tx, int64_t charge_id);
 Result<std::optional<ChargeRow>> load_charge_by_key(Tx& tx, std::string_view key);
 
-// Inserts `row` (state pending, leased until `lease_until_ms`) with its first event. Returns the
-// id; kConflict if the key exists.
+// Inserts `row` (state pending, leased until `lease_until_ms`, with its reconcile deadline) with
+// its first event. Returns the id; kConflict if the key exists.
 Result<int64_t> insert_charge(Tx& tx, const ChargeRow& row, int64_t lease_until_ms,
                               int64_t now_ms);
+
+// Numbers a new reconcile job for the charge: increments and returns charges.reconcile_seq.
+Result<int64_t> next_reconcile_seq(Tx& tx, int64_t charge_id);
 
 // Takes the lease when the charge is `pending` and nobody holds a live lease. True if taken.
 Result<bool> lease_charge(Tx& tx, int64_t charge_id, int64_t lease_until_ms, int64_t now_ms);
@@ -66,6 +80,14 @@ Result<bool> transition(Tx& tx, int64_t charge_id, std::string_view from, const 
 // requires_confirmation, or the row had moved on).
 Result<std::string> apply_intent(Tx& tx, const ChargeRow& charge, std::string_view from,
                                  const PaymentIntent& intent, JobQueue& queue, int64_t now_ms);
+
+// A payment that turned up for a charge already settled as not charged (failed, not_charged):
+// the shopper was told nothing was charged, so a succeeded payment is given back. Moves the
+// charge to refunding with the payment and queues the append job, whose refund step returns
+// the money (charge_fulfilment.h). False when the payment took no money or the charge had
+// moved on.
+Result<bool> refund_late_payment(Tx& tx, const ChargeRow& charge, const PaymentIntent& intent,
+                                 JobQueue& queue, int64_t now_ms);
 
 // Enqueues the order append for a succeeded charge (once per charge).
 Result<void> enqueue_append(Tx& tx, JobQueue& queue, const ChargeRow& charge, int64_t now_ms);

@@ -272,13 +272,19 @@ struct Routes {
   }
 
   // The offer token in the body, bound to the caller: same shop, surface and order, and the
-  // offerId the body names (when it names one).
-  Answer<OfferTokenClaims> verify_offer(const json& body, const Caller& caller) const {
+  // offerId the body names (when it names one). A genuine token past its expiry is refused,
+  // unless `expired` is given: then it is returned with *expired set, for the caller to decide.
+  Answer<OfferTokenClaims> verify_offer(const json& body, const Caller& caller,
+                                        bool* expired = nullptr) const {
     auto token = AG_TRY(string_member(body, "offerToken"));
     if (!token || token->empty()) {
       return refuse(ErrorCode::kUnauthenticated, "offerToken is required");
     }
     auto claims = verify_offer_token(*token, secrets, s.clock);
+    if (!claims && expired && claims.error().code == ErrorCode::kForbidden) {
+      claims = verify_offer_token(*token, secrets, s.clock, /*allow_expired=*/true);
+      *expired = claims.has_value();
+    }
     if (!claims) {
       if (claims.error().code == ErrorCode::kForbidden) {
         // Genuine but late: the answer that came after the offer window is an `expire` event.
@@ -607,10 +613,24 @@ struct Routes {
                     "accept is for the Thank-you page (surface \"thank_you\"); the post-purchase "
                     "page signs a changeset instead");
     }
-    OfferTokenClaims claims = AG_TRY(verify_offer(body, caller));
+    bool expired = false;
+    OfferTokenClaims claims = AG_TRY(verify_offer(body, caller, &expired));
     ShopRecord shop = AG_TRY(installed_shop(caller, claims.shop_id));
 
-    auto outcome = s.one_click.accept(claims);
+    Result<AcceptOutcome> outcome;
+    if (expired) {
+      // Only a re-check of an accept made in time is answered now: the charge may still have
+      // been settling when the window closed, and the shopper is owed its outcome.
+      auto earlier = s.one_click.accepted_outcome(claims);
+      if (!earlier) AG_CHECK(answer_error(earlier.error()));
+      if (!*earlier) {
+        s.events.add_event(offer_event_of(claims, "expire", s.clock.now_ms()));
+        return refuse(403, "offer_expired", "this offer has expired");
+      }
+      outcome = **earlier;
+    } else {
+      outcome = s.one_click.accept(claims);
+    }
     if (!outcome) AG_CHECK(answer_error(outcome.error()));
     json out{{"status", outcome->status}};
     if (!outcome->message.empty()) out["message"] = outcome->message;
@@ -624,7 +644,7 @@ struct Routes {
     if (outcome->replayed) out["replayed"] = true;
     // A card decline is the downsell's moment (the after_decline link); a success, the next
     // upsell's. Other outcomes are not final yet.
-    if (outcome->status == "succeeded" || outcome->status == "declined") {
+    if (!expired && (outcome->status == "succeeded" || outcome->status == "declined")) {
       json next = next_offer(caller, shop, claims, outcome->status == "succeeded");
       if (!next.is_null()) out["next"] = std::move(next);
     }

@@ -104,23 +104,101 @@ struct OneClick::Impl {
 
   int64_t lease_until() const { return clock.now_ms() + options.lease.count(); }
 
-  Result<void> schedule_reconcile(Tx& tx, const ChargeRow& c, std::chrono::milliseconds delay,
-                                 std::string_view why) {
+  // How long an accept may be reconciled by sending it again: the offer's window, capped.
+  int64_t reconcile_bound(const OfferTokenClaims& c) const {
+    const int64_t cap = options.reconcile_bound.count();
+    const int64_t window = c.expires_at_ms - c.issued_at_ms;
+    return c.issued_at_ms > 0 && window > 0 ? std::min(window, cap) : cap;
+  }
+
+  // The charge's deadline: set at accept; rows made before it existed get the bound from
+  // their creation.
+  int64_t deadline_of(const ChargeRow& c) const {
+    return c.reconcile_deadline_ms.value_or(c.created_at_ms + options.reconcile_bound.count());
+  }
+
+  // Schedules the charge's next reconcile job and makes it the only one that acts: every
+  // earlier job, still queued or not, sees a stale seq and does nothing.
+  Result<void> schedule_reconcile(Tx& tx, const ChargeRow& c, int64_t run_at_ms,
+                                 int after_check = 0) {
+    int64_t seq = AG_TRY(next_reconcile_seq(tx, c.id));
+    json payload{{"charge_id", c.id}, {"seq", seq}};
+    if (after_check > 0) payload["after_check"] = after_check;
     JobSpec spec;
     spec.kind = std::string(kReconcileJobKind);
-    spec.payload = json{{"charge_id", c.id}}.dump();
-    spec.unique_key = "checkout.reconcile:" + std::to_string(c.id) + ":" + std::string(why) +
-                      ":" + std::to_string(clock.now_ms());
+    spec.payload = payload.dump();
+    spec.unique_key = "checkout.reconcile:" + std::to_string(c.id) + ":" + std::to_string(seq);
     spec.shop_id = c.shop_id;
-    spec.run_at_ms = clock.now_ms() + delay.count();
+    spec.run_at_ms = run_at_ms;
     spec.max_attempts = 12;
     AG_CHECK(queue.enqueue(tx, spec));
     return {};
   }
 
+  // The next try of the loop: reconcile_delay doubling per job the charge had, capped, and
+  // never later than the deadline (which settles the charge).
+  int64_t next_try_ms(const ChargeRow& c, int64_t now) const {
+    const int64_t n = std::max<int64_t>(c.reconcile_seq - 1, 0);  // seq 1 is the safety net
+    int64_t delay = options.reconcile_delay.count();
+    for (int64_t i = 0; i < n && delay < options.reconcile_max_delay.count(); ++i) delay *= 2;
+    delay = std::min<int64_t>(delay, options.reconcile_max_delay.count());
+    const int64_t deadline = deadline_of(c);
+    return now >= deadline ? now + delay : std::min(now + delay, deadline);
+  }
+
+  Result<void> schedule_next(const ChargeRow& c) {
+    return db.write([&](Tx& tx) -> Result<void> {
+      auto now = AG_TRY(load_charge(tx, c.id));
+      if (!now) return {};
+      return schedule_reconcile(tx, *now, next_try_ms(*now, clock.now_ms()));
+    });
+  }
+
+  // Past the deadline with no PaymentIntent at Stripe: nothing was charged, and nothing ever
+  // will be under this charge.
+  Result<void> settle_not_charged(const ChargeRow& c) {
+    const int64_t bound_min =
+        std::max<int64_t>((deadline_of(c) - c.created_at_ms) / 60'000, 1);
+    return db.write([&](Tx& tx) -> Result<void> {
+      int64_t now = clock.now_ms();
+      Transition t{"failed", std::string(kNotChargedReason) + ": no payment found at Stripe within " +
+                                 std::to_string(bound_min) + " min of the accept; never sent again"};
+      t.message = std::string(kNotChargedMessage);
+      if (!AG_TRY(transition(tx, c.id, c.state, t, now))) return {};
+      AG_CHECK(charge_offer_event(tx, c, "charge_failed", t.reason, now));
+      return schedule_reconcile(tx, c, now + options.after_check_delay.count(), 1);
+    });
+  }
+
+  // A not_charged charge, searched once more: a payment found now is given back.
+  Result<void> after_check(const ChargeRow& c, int n) {
+    SearchResult found = stripe.search_payment_intents_by_metadata("afterglow_charge", c.charge_key,
+                                                                   c.stripe_account);
+    if (found.response.outcome != StripeOutcome::kOk) {
+      if (n >= options.after_checks) {
+        log::warn("checkout.reconcile", {{"charge_id", std::to_string(c.id)},
+                                         {"outcome", "after-check gave up: Stripe search failed"}});
+        return {};
+      }
+      return db.write([&](Tx& tx) -> Result<void> {
+        return schedule_reconcile(tx, c, clock.now_ms() + options.after_check_delay.count(),
+                                  n + 1);
+      });
+    }
+    for (const PaymentIntent& pi : found.intents) {
+      AG_CHECK(db.write([&](Tx& tx) -> Result<void> {
+        AG_CHECK(refund_late_payment(tx, c, pi, queue, clock.now_ms()));
+        return {};
+      }));
+    }
+    return {};
+  }
+
   // Sends the charge's PaymentIntent (the caller holds the lease) and records what Stripe said.
   // Returns the new state and, for requires_action, the client secret.
-  Result<std::pair<std::string, std::string>> submit(const ChargeRow& c) {
+  // `schedule`: an indeterminate answer schedules the next reconcile (the reconcile job
+  // schedules its own instead).
+  Result<std::pair<std::string, std::string>> submit(const ChargeRow& c, bool schedule = true) {
     auto started = std::chrono::steady_clock::now();
     PaymentIntentResult r =
         stripe.create_payment_intent(payment_intent_request(c), c.idempotency_key,
@@ -171,7 +249,10 @@ struct OneClick::Impl {
                        : "Stripe answered HTTP " + std::to_string(r.response.http_status) +
                              "; reconciling";
         if (AG_TRY(transition(tx, c.id, "pending", t, now))) {
-          AG_CHECK(schedule_reconcile(tx, c, options.reconcile_delay, "unknown"));
+          if (schedule) {
+            auto row = AG_TRY(load_charge(tx, c.id));
+            if (row) AG_CHECK(schedule_reconcile(tx, *row, next_try_ms(*row, now)));
+          }
           state = t.to;
         }
       }
@@ -268,7 +349,9 @@ Result<AcceptOutcome> OneClick::accept(const OfferTokenClaims& claims) {
     charge = AG_TRY(load_charge_by_key(tx, key));
     if (charge) {
       replay = true;
-      leased = AG_TRY(lease_charge(tx, charge->id, m.lease_until(), now));
+      // Past its deadline a charge is reconciliation's to settle, never sent again from here.
+      leased = now < m.deadline_of(*charge) &&
+               AG_TRY(lease_charge(tx, charge->id, m.lease_until(), now));
       return {};
     }
     ShopSettings settings = AG_TRY(load_shop_settings(tx, claims.shop_id));
@@ -300,11 +383,14 @@ Result<AcceptOutcome> OneClick::accept(const OfferTokenClaims& claims) {
     c.currency = claims.currency;
     c.state = "pending";
     c.reason = "accepted by the shopper";
+    c.reconcile_deadline_ms = now + m.reconcile_bound(claims);
+    c.created_at_ms = now;
     c.id = AG_TRY(insert_charge(tx, c, m.lease_until(), now));
     AG_CHECK(answer_event(tx, claims, "accept", now));
     // The safety net: should this process die before Stripe's answer is recorded, this job
     // settles the charge once the lease has run out.
-    AG_CHECK(m.schedule_reconcile(tx, c, m.options.lease + m.options.reconcile_delay, "net"));
+    AG_CHECK(m.schedule_reconcile(tx, c, now + (m.options.lease + m.options.reconcile_delay).count()));
+    c.reconcile_seq = 1;
     charge = c;
     leased = true;
     return {};
@@ -371,7 +457,17 @@ Result<void> OneClick::reconcile(const Job& job) {
     return {};
   }));
   if (!charge) return {};  // deleted with its shop
+  // A newer job of this charge's loop exists: it acts, not this one. (Jobs queued before seq
+  // existed carry none and act.)
+  if (payload.contains("seq") && payload["seq"].is_number_integer() &&
+      payload["seq"].get<int64_t>() != charge->reconcile_seq) {
+    return {};
+  }
   const std::string& s = charge->state;
+  if (payload.contains("after_check") && payload["after_check"].is_number_integer()) {
+    if (s != "failed" || !charge->reason.starts_with(kNotChargedReason)) return {};
+    return m.after_check(*charge, payload["after_check"].get<int>());
+  }
   if (s != "pending" && s != "unknown" && s != "processing") return {};
 
   // 1. Did Stripe make a PaymentIntent under this key? Its metadata names the charge.
@@ -379,8 +475,11 @@ Result<void> OneClick::reconcile(const Job& job) {
       m.stripe.search_payment_intents_by_metadata("afterglow_charge", charge->charge_key,
                                                   charge->stripe_account);
   if (found.response.outcome != StripeOutcome::kOk) {
-    return fail(ErrorCode::kUnavailable, "reconcile: Stripe search failed (HTTP " +
-                                             std::to_string(found.response.http_status) + ")");
+    // Nothing is known, so nothing is settled, deadline or not: try again later.
+    log::warn("checkout.reconcile", {{"charge_id", std::to_string(id)},
+                                     {"outcome", "Stripe search failed"},
+                                     {"stripe_status", std::to_string(found.response.http_status)}});
+    return m.schedule_next(*charge);
   }
   if (!found.intents.empty()) {
     std::string to;
@@ -389,21 +488,21 @@ Result<void> OneClick::reconcile(const Job& job) {
                                m.clock.now_ms()));
       return {};
     }));
-    if (to.empty() && charge->state != "processing") {
-      return fail(ErrorCode::kUnavailable,
-                  "reconcile: payment " + found.intents.front().id + " is still " +
-                      found.intents.front().status);
-    }
+    // Still settling at Stripe (e.g. requires_confirmation): look again later.
+    if (to.empty() && charge->state != "processing") return m.schedule_next(*charge);
     return {};
   }
-  if (s == "processing") {
-    return fail(ErrorCode::kUnavailable, "reconcile: the processing payment is not found yet");
+  if (s == "processing") return m.schedule_next(*charge);  // its webhook is on the way
+  const int64_t now = m.clock.now_ms();
+  if (s == "pending" && charge->lease_until_ms && *charge->lease_until_ms > now) {
+    return m.schedule_next(*charge);  // a request is talking to Stripe right now
   }
-  // 2. Nothing there: send it again under the same key. Stripe either replays what it stored
-  // (a 500 stays indeterminate and we try later) or runs it for the first time, once.
+  // 2. Nothing there. Past the deadline the charge is settled as not charged.
+  if (now >= m.deadline_of(*charge)) return m.settle_not_charged(*charge);
+  // 3. Within it: send again under the same key. Stripe either replays what it stored (a 500
+  // stays indeterminate and we try later) or runs it for the first time, once.
   bool leased = false;
   AG_CHECK(m.db.write([&](Tx& tx) -> Result<void> {
-    int64_t now = m.clock.now_ms();
     if (s == "unknown") {
       Transition t{"pending", "reconciling: no payment found, sending again with the same key"};
       if (!AG_TRY(transition(tx, id, "unknown", t, now))) return {};
@@ -411,10 +510,29 @@ Result<void> OneClick::reconcile(const Job& job) {
     leased = AG_TRY(lease_charge(tx, id, m.lease_until(), now));
     return {};
   }));
-  if (!leased) return fail(ErrorCode::kUnavailable, "reconcile: the charge is in flight");
-  // An indeterminate answer again makes submit() schedule the next reconciliation.
-  AG_CHECK(m.submit(*charge));
+  if (!leased) return m.schedule_next(*charge);
+  auto [state, secret] = AG_TRY(m.submit(*charge, /*schedule=*/false));
+  if (state == "unknown" || state == "pending") return m.schedule_next(*charge);
   return {};
+}
+
+Result<std::optional<AcceptOutcome>> OneClick::accepted_outcome(const OfferTokenClaims& claims) {
+  Impl& m = *impl_;
+  if (!claims.order_id) return std::optional<AcceptOutcome>{};
+  std::optional<ChargeRow> charge;
+  AG_CHECK(m.db.read([&](Tx& tx) -> Result<void> {
+    auto used = AG_TRY(tx.query_one(
+        "SELECT 1 FROM offer_responses WHERE token_id = ? AND shop_id = ? AND action = 'accept'",
+        {claims.token_id, claims.shop_id}));
+    if (!used) return {};
+    charge = AG_TRY(
+        load_charge_by_key(tx, charge_key(claims.shop_id, *claims.order_id, claims.offer_id)));
+    return {};
+  }));
+  if (!charge) return std::optional<AcceptOutcome>{};
+  AcceptOutcome out = m.outcome_of(*charge, "");
+  out.replayed = true;
+  return std::optional<AcceptOutcome>(std::move(out));
 }
 
 }  // namespace afterglow::checkout

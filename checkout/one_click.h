@@ -11,6 +11,13 @@
 //     crash mid-call) leaves the row `unknown`/`pending` and enqueues a reconciliation job that
 //     looks the PaymentIntent up by its metadata, or repeats the call with the same key; it never
 //     uses a new key.
+// Reconciliation is bounded and single (spec/stripe.md §2): a charge has one reconcile loop
+// (each job carries charges.reconcile_seq and only the newest acts), retrying with backoff until
+// the charge's deadline: the offer's window, at most `reconcile_bound` (1 h) after the accept.
+// Stripe keeps an Idempotency-Key for 24 h, so an unbounded loop would one day charge a card
+// under a key Stripe forgot. At the deadline, with no PaymentIntent found, the charge becomes
+// `failed` with reason "not_charged: …" and is never sent again; one more search later (Stripe's
+// search lags) or a payment_intent.succeeded webhook that still finds a payment refunds it.
 // Charge states (charges.state; every change is a charge_events row with its reason):
 //   pending          row made; Stripe call not answered yet (lease_until_ms while in flight)
 //   succeeded        PaymentIntent succeeded; the append job is queued
@@ -42,7 +49,8 @@ namespace afterglow::checkout {
 
 // Job kinds registered by the shell (plugin/app/app_context.cpp).
 inline constexpr std::string_view kAppendJobKind = "checkout.append";        // {"charge_id"}
-inline constexpr std::string_view kReconcileJobKind = "checkout.reconcile";  // {"charge_id"}
+// {"charge_id", "seq", "after_check"?}: see reconcile().
+inline constexpr std::string_view kReconcileJobKind = "checkout.reconcile";
 // Enqueued with a fresh decline of an offer on a known order, in the decline's transaction:
 // {"shop_id", "order_id", "offer_id", "customer_id"?}, unique per (shop, order, offer). The
 // email module's offer-declined flows start from it (its handler is registered by the shell).
@@ -64,7 +72,16 @@ struct OneClickOptions {
   // The lease a request holds on a charge row while it talks to Stripe; a crashed request's
   // charge is picked up by reconciliation after it.
   std::chrono::milliseconds lease{std::chrono::seconds(90)};
+  // The first reconcile waits this long; each later one twice as long, up to the maximum.
   std::chrono::milliseconds reconcile_delay{std::chrono::seconds(30)};
+  std::chrono::milliseconds reconcile_max_delay{std::chrono::minutes(10)};
+  // The longest a charge is reconciled by sending it again (when the offer's window is longer,
+  // or unknown). Must stay well inside Stripe's 24 h idempotency-key lifetime.
+  std::chrono::milliseconds reconcile_bound{std::chrono::hours(1)};
+  // After a charge was settled as not charged: when Stripe is searched once more, and how many
+  // times at most when the search itself fails.
+  std::chrono::milliseconds after_check_delay{std::chrono::minutes(10)};
+  int after_checks = 6;
 };
 
 class OneClick {
@@ -93,7 +110,16 @@ class OneClick {
   Result<void> record_signed(const OfferTokenClaims& claims);
 
   // Job handler for kReconcileJobKind: settles a pending/unknown charge from Stripe's state.
+  // A job whose seq is not the charge's newest does nothing. Within the deadline it searches
+  // Stripe by metadata, else sends again under the same key, and schedules the next job; past
+  // it, it fails the charge as not_charged. An after_check job searches a not_charged charge
+  // once more and refunds a payment that turned up.
   Result<void> reconcile(const Job& job);
+
+  // The outcome of an accept already made with this offer token, for a shopper re-checking
+  // after the token expired (the charge may still be settling). nullopt when the token was not
+  // used to accept.
+  Result<std::optional<AcceptOutcome>> accepted_outcome(const OfferTokenClaims& claims);
 
  private:
   struct Impl;

@@ -41,6 +41,13 @@ Result<PaymentEventResult> apply_to_charge(Tx& tx, const PaymentIntent& pi,
     return ignored("the charge belongs to another payment (" + charge->payment_intent_id + ")");
   }
   const std::string& from = charge->state;
+  if (from == "failed" && charge->reason.starts_with(kNotChargedReason)) {
+    if (!AG_TRY(refund_late_payment(tx, *charge, pi, queue, now_ms))) {
+      return ignored("the charge was settled as not charged; the payment is " + pi.status);
+    }
+    return done("charge " + std::to_string(charge->id) +
+                ": a payment arrived after it was settled as not charged; refunding " + pi.id);
+  }
   if (from != "pending" && from != "unknown" && from != "processing" &&
       from != "requires_action") {
     return ignored("the charge is already " + from);

@@ -349,6 +349,80 @@ TEST_CASE("a declined card is told why and the ledger records the decline",
         "insufficient_funds");
 }
 
+TEST_CASE("a stored 500 ends, at the offer's deadline, as not charged and is never sent again",
+          "[checkout][one-click]") {
+  CheckoutApp t;
+  json offer = t.offers().at(0);
+  t.stripe.fault("POST", "/v1/payment_intents", "500");
+  auto res = t.accept(t.app.http(), offer);
+  REQUIRE(res.status == 200);
+  CHECK(json::parse(res.body)["status"] == "processing");
+  REQUIRE(query_row(t.app.db(), "SELECT state FROM charges")->text(0) == "unknown");
+  auto posts = [&] {
+    int n = 0;
+    for (const json& r : t.stripe.requests()) {
+      if (r["method"] == "POST" && r["path"] == "/v1/payment_intents" &&
+          r.value("idempotency_key", "") != "checkout-1") {
+        ++n;
+      }
+    }
+    return n;
+  };
+  // The server's clock is the system's: stand in for the passing window by moving the stored
+  // deadline and the queued jobs' times into the past.
+  auto run_reconcile_now = [&] {
+    exec_sql(t.app.db(),
+             "UPDATE jobs SET run_at_ms = 0 WHERE kind = 'checkout.reconcile' AND "
+             "state = 'scheduled'");
+    t.app.drain();
+  };
+  run_reconcile_now();  // within the window: sent again, the stored 500 replayed
+  CHECK(posts() == 2);
+  CHECK(query_row(t.app.db(), "SELECT state FROM charges")->text(0) == "unknown");
+
+  exec_sql(t.app.db(), "UPDATE charges SET reconcile_deadline_ms = 1");
+  run_reconcile_now();
+  auto charge = query_row(t.app.db(), "SELECT state, reason, charge_key FROM charges");
+  CHECK(charge->text(0) == "failed");
+  CHECK(charge->text(1).starts_with("not_charged:"));
+  CHECK(posts() == 2);
+
+  CHECK(query_int(t.app.db(),
+                  "SELECT COUNT(*) FROM offer_events WHERE kind = 'charge_failed'") == 1);
+
+  SECTION("a day on, when Stripe has forgotten the key, nothing sends it again") {
+    t.stripe.advance_clock(25 * 3600);
+    run_reconcile_now();  // the after-check: one more search, no POST
+    auto again = t.accept(t.app.http(), offer);
+    REQUIRE(again.status == 200);
+    json seen = json::parse(again.body);
+    CHECK(seen["status"] == "failed");
+    CHECK(seen["message"] ==
+          "We couldn't add this item to your order. You have not been charged.");
+    CHECK(posts() == 2);
+    CHECK(t.upsell_intents().empty());
+  }
+  SECTION("a payment that still turns up is refunded automatically") {
+    const std::string form = "amount=1500&currency=usd&confirm=true&off_session=true&customer=" +
+                             t.customer + "&payment_method=pm_card_visa" +
+                             "&metadata[afterglow_charge]=" + charge->text(2);
+    auto [status, body] = t.stripe.call("POST", "/v1/payment_intents", form, t.account, "late");
+    INFO(body);
+    REQUIRE(status == 200);
+    const std::string pi = json::parse(body)["id"];
+    REQUIRE(eventually([&] {
+      t.app.drain();
+      return query_row(t.app.db(), "SELECT state FROM charges")->text(0) == "refunded";
+    }));
+    json refunds = t.stripe.refunds();
+    REQUIRE(refunds.size() == 1);
+    CHECK(refunds[0]["payment_intent"] == pi);
+    CHECK(query_int(t.app.db(), "SELECT COUNT(*) FROM offer_events WHERE kind = 'refunded'") == 1);
+    auto told = t.accept(t.app.http(), offer);
+    CHECK(json::parse(told.body)["status"] == "refunded");
+  }
+}
+
 TEST_CASE("dropped connections and Stripe errors never produce a second charge",
           "[checkout][one-click]") {
   CheckoutApp t;

@@ -305,6 +305,138 @@ TEST_CASE("a stored 500 leaves the charge unknown and reconciliation never uses 
   CHECK(keys.size() == 1);
 }
 
+namespace {
+
+// POSTs of upsell PaymentIntents Stripe received (the checkout's own payment is not one).
+int upsell_posts(const ChargeEnv& e) {
+  int n = 0;
+  for (const json& r : e.server.requests()) {
+    if (r["method"] == "POST" && r["path"] == "/v1/payment_intents") ++n;
+  }
+  return n;
+}
+
+// Reconcile jobs still to run that would act: scheduled, and carrying the charge's newest seq.
+int64_t live_reconcile_jobs(ChargeEnv& e, int64_t charge_id) {
+  int64_t seq = e.env.i64("SELECT reconcile_seq FROM charges WHERE id = ?", {charge_id});
+  int64_t n = 0;
+  REQUIRE(e.env.db->read([&](Tx& tx) -> Result<void> {
+    for (const Row& r : AG_TRY(tx.query(
+             "SELECT payload FROM jobs WHERE kind = ? AND state = 'scheduled'",
+             {std::string(kReconcileJobKind)}))) {
+      json p = json::parse(r.text(0));
+      if (p["charge_id"] == charge_id && p.value("seq", int64_t{-1}) == seq) ++n;
+    }
+    return {};
+  }));
+  return n;
+}
+
+// A stored 500 on a 15-minute offer, reconciled (minute by minute of the clock) until the
+// charge is settled as not charged.
+int64_t settle_stored_500(ChargeEnv& e) {
+  e.server.fault("POST", "/v1/payment_intents", "500");
+  OfferTokenClaims c = e.claims();
+  c.issued_at_ms = e.env.clock.now_ms();
+  c.expires_at_ms = c.issued_at_ms + 15 * 60'000;
+  auto out = e.one_click.accept(c);
+  REQUIRE(out);
+  REQUIRE(e.state(out->charge_id) == "unknown");
+  for (int minute = 1; minute <= 16; ++minute) {
+    // One loop: exactly one job that acts, however many were ever scheduled.
+    CHECK(live_reconcile_jobs(e, out->charge_id) == 1);
+    e.env.clock.advance(std::chrono::minutes(1));
+    e.run_jobs(kReconcileJobKind);
+  }
+  return out->charge_id;
+}
+
+}  // namespace
+
+TEST_CASE("a stored 500 is reconciled in one loop until the offer's window ends, then never sent",
+          "[db][charge]") {
+  ChargeEnv e;
+  int64_t id = settle_stored_500(e);
+  CHECK(e.state(id) == "failed");
+  auto row = e.env.row("SELECT reason, message FROM charges WHERE id = ?", {id});
+  CHECK(row->text(0).starts_with("not_charged: no payment found at Stripe within 15 min"));
+  CHECK(row->text(1) == kNotChargedMessage);
+  CHECK(e.history(id).back() == "failed");
+  CHECK(e.env.i64("SELECT COUNT(*) FROM offer_events WHERE kind = 'charge_failed'") == 1);
+  // The accept and a re-send per backoff step (30 s, 1, 2, 4, 8 min): never one per minute.
+  const int posts = upsell_posts(e);
+  CHECK(posts >= 4);
+  CHECK(posts <= 6);
+
+  // A day later Stripe has forgotten the key; nothing (a re-click, a late job) sends it again.
+  e.server.advance_clock(25 * 3600);
+  e.env.clock.advance(std::chrono::hours(25));
+  e.run_jobs(kReconcileJobKind);
+  auto again = e.one_click.accept(e.claims());
+  REQUIRE(again);
+  CHECK(again->status == "failed");
+  CHECK(again->message == kNotChargedMessage);
+  CHECK(upsell_posts(e) == posts);
+  CHECK(e.upsell_intents().empty());
+  CHECK(live_reconcile_jobs(e, id) == 0);
+
+  // The shopper's re-check once the token expired still gets the outcome; a token never used
+  // to accept gets none (the route then answers offer_expired).
+  auto late = e.one_click.accepted_outcome(e.claims());
+  REQUIRE(late);
+  REQUIRE(late->has_value());
+  CHECK((*late)->status == "failed");
+  CHECK((*late)->message == kNotChargedMessage);
+  auto unused = e.one_click.accepted_outcome(e.claims(11, "tok-never-used"));
+  REQUIRE(unused);
+  CHECK_FALSE(unused->has_value());
+}
+
+TEST_CASE("a payment that turns up after a charge was settled as not charged is refunded",
+          "[db][charge]") {
+  ChargeEnv e;
+  int64_t id = settle_stored_500(e);
+  REQUIRE(e.state(id) == "failed");
+  // It cannot under the charge's key; a payment made some other way with its metadata can.
+  std::optional<ChargeRow> row;
+  REQUIRE(e.env.db->read([&](Tx& tx) -> Result<void> {
+    row = AG_TRY(load_charge(tx, id));
+    return {};
+  }));
+  auto made = e.stripe.create_payment_intent(payment_intent_request(*row), "elsewhere", e.account);
+  REQUIRE(made.response.outcome == StripeOutcome::kOk);
+  REQUIRE(made.intent->status == "succeeded");
+
+  SECTION("found by the search once more after the settlement") {
+    e.env.clock.advance(std::chrono::minutes(10));
+    CHECK(e.run_jobs(kReconcileJobKind) == 1);
+  }
+  SECTION("reported by Stripe's webhook") {
+    json event = {{"id", "evt_late"},
+                  {"object", "event"},
+                  {"type", "payment_intent.succeeded"},
+                  {"account", e.account},
+                  {"data", {{"object", json::parse(made.response.body)}}}};
+    REQUIRE(e.env.db->write([&](Tx& tx) -> Result<void> {
+      auto r = AG_TRY(apply_payment_event(tx, event.dump(), e.env.queue, e.env.clock));
+      CHECK_FALSE(r.ignored);
+      return {};
+    }));
+  }
+  CHECK(e.state(id) == "refunding");
+  CHECK(e.run_jobs(kAppendJobKind) == 1);
+  CHECK(e.state(id) == "refunded");
+  auto refunds = e.server.refunds();
+  REQUIRE(refunds.size() == 1);
+  CHECK(refunds[0]["payment_intent"] == made.intent->id);
+  CHECK(refunds[0]["amount"] == 1500);
+  CHECK(e.env.i64("SELECT COUNT(*) FROM offer_events WHERE kind = 'refunded'") == 1);
+  CHECK(e.env.fake.order(kShop, kOrderId)->lines.empty());
+  auto seen = e.one_click.accept(e.claims());
+  REQUIRE(seen);
+  CHECK(seen->status == "refunded");
+}
+
 TEST_CASE("a crash after Stripe charged is settled by reconciliation without a second charge",
           "[db][charge]") {
   ChargeEnv e;
