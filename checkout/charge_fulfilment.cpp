@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkout/charge_store.h"
+#include "checkout/order_edit_turns.h"
 #include "plugin/core/catalog.h"
 #include "plugin/core/log.h"
 #include "plugin/core/money.h"
@@ -18,17 +19,29 @@ bool transient(const Error& e) {
   return e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kInternal;
 }
 
-bool owes_exactly(const Money& outstanding, int64_t amount_minor, std::string_view currency) {
-  if (outstanding.currency != currency) return false;
-  auto v = parse_money(outstanding.amount, outstanding.currency);
-  return v && *v == amount_minor;
+std::optional<int64_t> minor_in(const Money& m, std::string_view currency) {
+  if (m.currency != currency) return std::nullopt;
+  auto v = parse_money(m.amount, m.currency);
+  return v ? std::optional<int64_t>(*v) : std::nullopt;
 }
+
+// The edit added exactly what was charged, to an order that owed nothing before it: marking the
+// order paid then records the shopper's payment and nothing else. (orderMarkAsPaid pays the
+// whole balance, so a balance of the merchant's own must not be swept into it.)
+bool adds_only_own_line(const Money& before, const Money& after, int64_t amount_minor,
+                        std::string_view currency) {
+  auto b = minor_in(before, currency), a = minor_in(after, currency);
+  return b && a && *b == 0 && *a - *b == amount_minor;
+}
+
+// Past these states the charge's edit of the order is over and the order's turn is passed on.
+bool edit_over(std::string_view state) { return state != "committing" && state != "committed"; }
 
 }  // namespace
 
-ChargeFulfilment::ChargeFulfilment(Db& db, PlatformClient* platform, StripeClient& stripe,
-                                   const Clock& clock)
-    : db_(db), platform_(platform), stripe_(stripe), clock_(clock) {}
+ChargeFulfilment::ChargeFulfilment(Db& db, JobQueue& queue, PlatformClient* platform,
+                                   StripeClient& stripe, const Clock& clock)
+    : db_(db), queue_(queue), platform_(platform), stripe_(stripe), clock_(clock) {}
 
 Result<void> ChargeFulfilment::run(const Job& job) {
   json payload = json::parse(job.payload, nullptr, false);
@@ -56,6 +69,7 @@ Result<void> ChargeFulfilment::run(const Job& job) {
       if (moved && !offer_event.empty()) {
         AG_CHECK(charge_offer_event(tx, c, offer_event, t.reason, now));
       }
+      if (moved && edit_over(t.to)) AG_CHECK(pass_edit_turn(tx, queue_, c, now));
       return {};
     }));
     log::info("checkout.fulfilment", {{"charge_id", std::to_string(c.id)},
@@ -125,12 +139,28 @@ Result<void> ChargeFulfilment::run(const Job& job) {
   }
   if (state == "committed") {
     if (!platform_) return fail(ErrorCode::kUnavailable, "append: no platform client");
+    AG_CHECK(db_.write(
+        [&](Tx& tx) -> Result<void> { return hold_edit_turn(tx, *charge, clock_.now_ms()); }));
     return mark_paid(*charge, order_gid);
   }
   if (state != "succeeded") return {};
   if (!platform_) {
     return start_refund(*charge, "succeeded",
                         "the platform client is not configured (TOKEN_ENCRYPTION_KEY)");
+  }
+
+  // One edit at a time on this order (order_edit_turns.h).
+  EditTurn turn;
+  AG_CHECK(db_.write([&](Tx& tx) -> Result<void> {
+    turn = AG_TRY(take_edit_turn(tx, *charge, clock_.now_ms()));
+    if (!turn.ours) AG_CHECK(wait_for_edit_turn(tx, queue_, *charge, turn));
+    return {};
+  }));
+  if (!turn.ours) {
+    log::info("checkout.fulfilment", {{"charge_id", std::to_string(charge->id)},
+                                      {"waiting_for", std::to_string(turn.ahead_charge_id)},
+                                      {"order_id", std::to_string(charge->order_id)}});
+    return {};
   }
 
   const std::string& shop = charge->shop_domain;
@@ -153,13 +183,17 @@ Result<void> ChargeFulfilment::run(const Job& job) {
     owed_shop = discounted->outstanding_shop;
     owed_presentment = discounted->outstanding_presentment;
   }
-  if (!owes_exactly(owed_presentment, charge->amount_minor, charge->currency) &&
-      !owes_exactly(owed_shop, charge->amount_minor, charge->currency)) {
+  if (!adds_only_own_line(begun->outstanding_presentment, owed_presentment, charge->amount_minor,
+                          charge->currency) &&
+      !adds_only_own_line(begun->outstanding_shop, owed_shop, charge->amount_minor,
+                          charge->currency)) {
     // Marking the order paid would record more (or less) than the shopper paid: taxes or
-    // shipping the offer did not price. The uncommitted edit is simply abandoned.
+    // shipping the offer did not price, or a balance the order already had. The uncommitted
+    // edit is simply abandoned.
     return start_refund(*charge, "succeeded",
                         "the edited order would owe " + owed_presentment.amount + " " +
-                            owed_presentment.currency + ", not the " +
+                            owed_presentment.currency + " (it owed " +
+                            begun->outstanding_presentment.amount + " before), not the " +
                             format_money(charge->amount_minor, charge->currency) + " " +
                             charge->currency + " charged");
   }

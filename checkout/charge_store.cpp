@@ -153,12 +153,17 @@ Result<bool> refund_late_payment(Tx& tx, const ChargeRow& charge, const PaymentI
 }
 
 Result<void> enqueue_append(Tx& tx, JobQueue& queue, const ChargeRow& charge, int64_t now_ms) {
+  return enqueue_append_run(tx, queue, charge.shop_id, charge.id, now_ms, "");
+}
+
+Result<void> enqueue_append_run(Tx& tx, JobQueue& queue, int64_t shop_id, int64_t charge_id,
+                                int64_t run_at_ms, std::string_view key_suffix) {
   JobSpec spec;
   spec.kind = std::string(kAppendJobKind);
-  spec.payload = nlohmann::json{{"charge_id", charge.id}}.dump();
-  spec.unique_key = "checkout.append:" + std::to_string(charge.id);
-  spec.shop_id = charge.shop_id;
-  spec.run_at_ms = now_ms;
+  spec.payload = nlohmann::json{{"charge_id", charge_id}}.dump();
+  spec.unique_key = "checkout.append:" + std::to_string(charge_id) + std::string(key_suffix);
+  spec.shop_id = shop_id;
+  spec.run_at_ms = run_at_ms;
   spec.max_attempts = 10;
   AG_CHECK(queue.enqueue(tx, spec));
   return {};

@@ -91,6 +91,10 @@ Result<bool> refund_late_payment(Tx& tx, const ChargeRow& charge, const PaymentI
 
 // Enqueues the order append for a succeeded charge (once per charge).
 Result<void> enqueue_append(Tx& tx, JobQueue& queue, const ChargeRow& charge, int64_t now_ms);
+// A further run of a charge's append at `run_at_ms` (a turn handed over, a look-again), once
+// per `key_suffix` (":after:<charge>", ":wait:<time>").
+Result<void> enqueue_append_run(Tx& tx, JobQueue& queue, int64_t shop_id, int64_t charge_id,
+                                int64_t run_at_ms, std::string_view key_suffix);
 
 // Records an offer event for the charge (kind: charge_succeeded, charge_declined, …).
 Result<void> charge_offer_event(Tx& tx, const ChargeRow& charge, std::string_view kind,

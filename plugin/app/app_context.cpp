@@ -43,7 +43,7 @@ void build_checkout(AppContext& app) {
       std::make_unique<checkout::OneClick>(*app.db, *app.queue, *app.stripe, app.clock);
   // Without TOKEN_ENCRYPTION_KEY there is no platform client: every append then refunds.
   app.charge_fulfilment = std::make_unique<checkout::ChargeFulfilment>(
-      *app.db, app.platform->client.get(), *app.stripe, app.clock);
+      *app.db, *app.queue, app.platform->client.get(), *app.stripe, app.clock);
 
   std::vector<std::string> secrets{config.api_secret};
   if (!config.api_secret_previous.empty()) secrets.push_back(config.api_secret_previous);

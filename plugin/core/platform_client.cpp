@@ -428,11 +428,11 @@ Result<std::optional<CatalogProduct>> PlatformClient::fetch_product(std::string_
 
 Result<OrderEditBegun> PlatformClient::order_edit_begin(std::string_view shop,
                                                         std::string_view order_gid) {
-  static constexpr const char* kQuery =
-      "mutation Begin($id: ID!) { orderEditBegin(id: $id) { calculatedOrder { id } "
-      "userErrors { field message } } }";
+  std::string q = std::string(
+                      "mutation Begin($id: ID!) { orderEditBegin(id: $id) { calculatedOrder { id ") +
+                  kOutstanding + " } userErrors { field message } } }";
   json data = AG_TRY(
-      graphql(shop, kQuery, {{"id", std::string(order_gid)}}, Kind::kMutation, kMutationCost));
+      graphql(shop, q, {{"id", std::string(order_gid)}}, Kind::kMutation, kMutationCost));
   json payload = AG_TRY(mutation_payload(data, "orderEditBegin"));
   const json* calc = child(payload, "calculatedOrder");
   OrderEditBegun out;
@@ -440,6 +440,9 @@ Result<OrderEditBegun> PlatformClient::order_edit_begin(std::string_view shop,
   if (out.calculated_order_id.empty()) {
     return fail(ErrorCode::kInternal, "orderEditBegin: no calculated order in the answer");
   }
+  const json* set = child(*calc, "totalOutstandingSet");
+  out.outstanding_shop = money_of(set, "shopMoney");
+  out.outstanding_presentment = money_of(set, "presentmentMoney");
   return out;
 }
 

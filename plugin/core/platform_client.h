@@ -77,6 +77,10 @@ struct LineDiscount {
 
 struct OrderEditBegun {
   std::string calculated_order_id;  // gid://shopify/CalculatedOrder/…
+  // What the order owed before this edit (calculatedOrder.totalOutstandingSet): the baseline an
+  // append compares against, so it checks only its own line.
+  Money outstanding_shop;
+  Money outstanding_presentment;
 };
 struct VariantAdded {
   std::string calculated_line_item_id;  // gid://shopify/CalculatedLineItem/…

@@ -79,8 +79,20 @@ FakePlatform::Options platform_options() {
   return o;
 }
 
+CatalogProduct candle() {
+  CatalogProduct p = diffuser();
+  p.id = kProductId + 1;
+  p.title = "Cedar Candle";
+  p.handle = "cedar-candle";
+  p.variants[0].id = kVariantId + 10;
+  p.variants[0].price = "10.00";
+  return p;
+}
+
 struct CheckoutApp {
-  explicit CheckoutApp(const std::string& card = "pm_card_visa")
+  // `more` are further products in the shop's catalogue.
+  explicit CheckoutApp(const std::string& card = "pm_card_visa",
+                       const std::vector<CatalogProduct>& more = {})
       : platform(platform_options()),
         app({{"APP_API_KEY", kTestApiKey},
              {"APP_API_SECRET", kSecret},
@@ -93,6 +105,7 @@ struct CheckoutApp {
                        app.sandbox().stripe_webhook_secret(), app.sandbox().cert().cert_path);
     platform.set_currency(kShop, "USD");
     platform.put_product(kShop, diffuser());
+    for (const CatalogProduct& p : more) platform.put_product(kShop, p);
     platform.add_order(kShop, kOrderId);
     install();
     REQUIRE(app.drain() >= 1);  // the first catalog sync
@@ -421,6 +434,54 @@ TEST_CASE("a stored 500 ends, at the offer's deadline, as not charged and is nev
     auto told = t.accept(t.app.http(), offer);
     CHECK(json::parse(told.body)["status"] == "refunded");
   }
+}
+
+TEST_CASE("the funnel's next offer accepted during the first append is added after it, paid",
+          "[checkout][one-click]") {
+  CheckoutApp t("pm_card_visa", {candle()});
+  json second = {{"kind", "cross_sell"},
+                 {"title", "Cedar Candle"},
+                 {"headline", "A candle to match"},
+                 {"product_id", candle().id},
+                 {"variant_id", candle().variants[0].id},
+                 {"quantity", 1},
+                 {"catch_all", true}};
+  auto made = t.app.http().post("/api/admin/offers", second.dump(), bearer(t.admin));
+  INFO(made.body);
+  REQUIRE(made.status == 201);
+  json offers = t.offers();
+  REQUIRE(offers.size() == 2);
+
+  auto first = t.accept(t.app.http(), offers[0]);
+  REQUIRE(first.status == 200);
+  REQUIRE(json::parse(first.body)["status"] == "succeeded");
+  // The first append's commit is held by the platform, its edit open on the order.
+  t.platform.hold_operation("orderEditCommit");
+  CliResult first_drain;
+  std::thread worker([&] { first_drain = run_cli({"worker", "--drain"}, t.app.env()); });
+  REQUIRE(t.platform.wait_for_held_requests(1, std::chrono::seconds(30)));
+
+  auto next = t.accept(t.app.http(), offers[1]);
+  INFO(next.body);
+  REQUIRE(next.status == 200);
+  REQUIRE(json::parse(next.body)["status"] == "succeeded");
+  t.app.drain();  // a second worker: the second append waits for its turn
+  CHECK(t.platform.count("graphql:orderEditBegin") == 1);
+
+  t.platform.release_operation();
+  worker.join();
+  CHECK(first_drain.status == 0);
+  t.app.drain();
+  auto states = query_rows(t.app.db(), "SELECT state FROM charges ORDER BY id");
+  REQUIRE(states.size() == 2);
+  CHECK(states[0].text(0) == "appended");
+  CHECK(states[1].text(0) == "appended");
+  auto order = t.platform.order(kShop, kOrderId);
+  REQUIRE(order);
+  CHECK(order->lines.size() == 2);
+  CHECK(order->marked_paid == 2);
+  CHECK(order->financial_status == "PAID");
+  CHECK(t.stripe.refunds().empty());
 }
 
 TEST_CASE("dropped connections and Stripe errors never produce a second charge",

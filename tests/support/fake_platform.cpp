@@ -118,6 +118,8 @@ struct FakePlatform::State {
   int token_fail_times = 0;
   bool hold = false;
   int refresh_requests = 0;
+  std::string held_operation;  // GraphQL requests for this root field wait until released
+  int held_requests = 0;
   std::vector<RecordedRequest> recorded;
   int64_t counter = 1000;
 
@@ -311,7 +313,7 @@ struct FakePlatform::State {
   }
 
   void graphql(const httplib::Request& req, httplib::Response& res, const std::string& shop) {
-    std::lock_guard<std::mutex> lock(mu);
+    std::unique_lock<std::mutex> lock(mu);
     json body = json::parse(req.body, nullptr, false);
     std::string query = body.is_object() && body.contains("query") && body["query"].is_string()
                             ? body["query"].get<std::string>()
@@ -330,6 +332,11 @@ struct FakePlatform::State {
       }
     }
     const std::string kind = "graphql:" + op;
+    if (!held_operation.empty() && op == held_operation) {
+      ++held_requests;
+      cv.notify_all();
+      cv.wait(lock, [&] { return held_operation != op; });
+    }
     auto answer = [&](int status, const std::string& text) {
       res.status = status;
       res.set_content(text, "application/json");
@@ -484,7 +491,9 @@ struct FakePlatform::State {
       }
       std::string calc = "gid://shopify/CalculatedOrder/" + next_id();
       calcs[calc] = CalcOrder{shop, *id, {}, false};
-      return {{"calculatedOrder", {{"id", calc}}}, {"userErrors", errors}};
+      return {{"calculatedOrder",
+               {{"id", calc}, {"totalOutstandingSet", outstanding(calcs[calc], s.currency)}}},
+              {"userErrors", errors}};
     }
     auto calc_it = calcs.find(vars.value("id", ""));
     if (op == "orderMarkAsPaid") {
@@ -618,6 +627,7 @@ FakePlatform::FakePlatform(Options options) : state_(std::make_unique<State>(std
 
 FakePlatform::~FakePlatform() {
   release_refreshes();
+  release_operation();
   state_->server->stop();
   if (state_->thread.joinable()) state_->thread.join();
 }
@@ -700,6 +710,22 @@ void FakePlatform::release_refreshes() {
 bool FakePlatform::wait_for_refresh_requests(int n, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(state_->mu);
   return state_->cv.wait_for(lock, timeout, [&] { return state_->refresh_requests >= n; });
+}
+
+void FakePlatform::hold_operation(std::string operation) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->held_operation = std::move(operation);
+}
+
+void FakePlatform::release_operation() {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->held_operation.clear();
+  state_->cv.notify_all();
+}
+
+bool FakePlatform::wait_for_held_requests(int n, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(state_->mu);
+  return state_->cv.wait_for(lock, timeout, [&] { return state_->held_requests >= n; });
 }
 
 void FakePlatform::throttle_next(int times) {

@@ -118,6 +118,13 @@ class FakePlatform {
   // Blocks until at least `n` refresh-token grants have arrived (or `timeout`); true if they did.
   bool wait_for_refresh_requests(int n, std::chrono::milliseconds timeout);
 
+  // While held, GraphQL requests for `operation` (a root field, e.g. "orderEditCommit") wait
+  // before they are answered; release_operation() lets them through. wait_for_held_requests
+  // blocks until `n` such requests have arrived in all (or `timeout`); true if they did.
+  void hold_operation(std::string operation);
+  void release_operation();
+  bool wait_for_held_requests(int n, std::chrono::milliseconds timeout);
+
   // --- GraphQL faults (each consumes one GraphQL request, in order) ---
   void throttle_next(int times = 1);  // 200 with errors[THROTTLED]
   // `operation` (a root field, e.g. "orderMarkAsPaid") limits the fault to that operation.

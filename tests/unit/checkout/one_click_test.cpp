@@ -11,6 +11,7 @@
 #include "checkout/charge_fulfilment.h"
 #include "checkout/charge_store.h"
 #include "checkout/one_click.h"
+#include "checkout/order_edit_turns.h"
 #include "checkout/payment_events.h"
 #include "checkout/stripe_client.h"
 #include "plugin/core/shop_settings.h"
@@ -38,7 +39,7 @@ struct ChargeEnv {
         stripe_sleeper(env.clock),
         stripe(*stripe_http, stripe_sleeper, stripe_options()),
         one_click(*env.db, env.queue, stripe, env.clock),
-        fulfilment(*env.db, &env.client, stripe, env.clock) {
+        fulfilment(*env.db, env.queue, &env.client, stripe, env.clock) {
     shop_id = env.install().shop.id;
     account = server.create_account();
     customer = server.create_customer(account);
@@ -537,6 +538,87 @@ TEST_CASE("a commit without an answer is left for the merchant, never repeated o
   CHECK(e.run_jobs(kAppendJobKind) == 1);
   CHECK(e.state(out->charge_id) == "append_unknown");
   CHECK(e.server.refunds().empty());
+}
+
+TEST_CASE("a second accept during the first append waits its turn and both lines are paid",
+          "[db][charge]") {
+  ChargeEnv e;
+  auto a = e.one_click.accept(e.claims(11));
+  REQUIRE(a);
+  REQUIRE(a->status == "succeeded");
+  auto jobs = e.env.queue.claim("test", 10, std::chrono::minutes(5));
+  REQUIRE(jobs);
+  std::optional<Job> append;
+  for (const Job& j : *jobs) {
+    if (j.kind == kAppendJobKind) {
+      append = j;
+    } else {
+      REQUIRE(e.env.queue.release(j));
+    }
+  }
+  REQUIRE(append);
+  const Job a_job = *append;
+
+  // A's append stops at the commit, its edit open on the order, as a slow platform would.
+  e.env.fake.hold_operation("orderEditCommit");
+  Result<void> a_result;
+  std::thread a_append([&] { a_result = e.fulfilment.run(a_job); });
+  REQUIRE(e.env.fake.wait_for_held_requests(1, std::chrono::seconds(20)));
+
+  // The shopper accepts the funnel's next offer meanwhile.
+  auto b = e.one_click.accept(e.claims(12));
+  REQUIRE(b);
+  REQUIRE(b->status == "succeeded");
+  CHECK(e.run_jobs(kAppendJobKind) == 1);  // B's append: not its turn
+  CHECK(e.state(b->charge_id) == "succeeded");
+  CHECK(e.env.fake.count("graphql:orderEditBegin") == 1);
+
+  e.env.fake.release_operation();
+  a_append.join();
+  REQUIRE(a_result);
+  REQUIRE(e.env.queue.complete(a_job));
+  CHECK(e.state(a->charge_id) == "appended");
+
+  // A handed the turn to B.
+  CHECK(e.run_jobs(kAppendJobKind) == 1);
+  CHECK(e.state(b->charge_id) == "appended");
+  CHECK(e.history(b->charge_id) ==
+        std::vector<std::string>{"pending", "succeeded", "committing", "committed", "appended"});
+  auto order = e.env.fake.order(kShop, kOrderId);
+  REQUIRE(order);
+  CHECK(order->lines.size() == 2);
+  CHECK(order->commits == 2);
+  CHECK(order->marked_paid == 2);
+  CHECK(order->financial_status == "PAID");
+  CHECK(order->outstanding_minor == 0);
+  CHECK(e.server.refunds().empty());
+  CHECK(e.env.i64("SELECT COUNT(*) FROM order_edit_locks") == 0);
+
+  // B's own look-again, due when A's lease would have run out, finds nothing left to do.
+  e.env.clock.advance(std::chrono::milliseconds(kEditTurnLeaseMs));
+  CHECK(e.run_jobs(kAppendJobKind) == 1);
+  CHECK(e.env.fake.count("graphql:orderEditBegin") == 2);
+}
+
+TEST_CASE("an order's turn held by an append that went silent is taken when its lease ends",
+          "[db][charge]") {
+  ChargeEnv e;
+  // Another worker took the order's turn and died.
+  REQUIRE(e.env.db->write([&](Tx& tx) -> Result<void> {
+    AG_CHECK(tx.exec("INSERT INTO order_edit_locks (shop_id, order_id, charge_id, "
+                     "lease_until_ms) VALUES (?, ?, 999999, ?)",
+                     {e.shop_id, kOrderId, e.env.clock.now_ms() + kEditTurnLeaseMs}));
+    return {};
+  }));
+  auto out = e.one_click.accept(e.claims());
+  REQUIRE(out);
+  CHECK(e.run_jobs(kAppendJobKind) == 1);
+  CHECK(e.state(out->charge_id) == "succeeded");
+  CHECK(e.env.fake.count("graphql:orderEditBegin") == 0);
+  e.env.clock.advance(std::chrono::milliseconds(kEditTurnLeaseMs));
+  CHECK(e.run_jobs(kAppendJobKind) == 1);
+  CHECK(e.state(out->charge_id) == "appended");
+  CHECK(e.env.i64("SELECT COUNT(*) FROM order_edit_locks") == 0);
 }
 
 TEST_CASE("an offer answered one way cannot be answered another way", "[db][charge]") {
